@@ -471,6 +471,15 @@ zp_reap_children(zp_cycle_t *cycle)
             }
         }
 
+        /* exit code 2 means the worker could not even start (bad user,
+         * failed init): respawning would only loop */
+        if (i < zp_last_process && WIFEXITED(status) && WEXITSTATUS(status) == 2
+            && zp_processes[i].respawn) {
+            zp_log_error(ZP_LOG_ALERT, cycle->log, 0, "%s %P exited with fatal code 2 "
+                         "and cannot be respawned", zp_processes[i].name, pid);
+            zp_processes[i].respawn = 0;
+        }
+
         if (WIFSIGNALED(status)) {
             zp_log_error(ZP_LOG_ALERT, cycle->log, 0, "%s %P exited on signal %d%s",
                          i < zp_last_process ? zp_processes[i].name : "process", pid,

@@ -133,7 +133,13 @@ zp_http_wait_request_handler(zp_event_t *rev)
         return;
     }
 
-    zp_reusable_connection(c, 0);
+    if (c->reusable) {
+        /* the first bytes of a request: from now on the head must arrive
+         * within client_header_timeout, however slowly it trickles in */
+        zp_reusable_connection(c, 0);
+        zp_event_add_timer(rev, cscf->client_header_timeout);
+    }
+
     zp_http_process_request(c);
 }
 
