@@ -164,6 +164,20 @@ zp_init_cycle(zp_cycle_t *old_cycle)
     zp_destroy_pool(conf.temp_pool);
     conf.temp_pool = NULL;
 
+    /* connections log to the error log of this cycle, whatever order the
+     * error_log and listen directives came in; the protocol keeps its
+     * handler, which adds the client's address */
+    {
+        zp_listening_t   *ls = cycle->listening.elts;
+        zp_log_handler_pt handler;
+
+        for (i = 0; i < cycle->listening.nelts; i++) {
+            handler        = ls[i].log.handler;
+            ls[i].log      = cycle->new_log;
+            ls[i].log.handler = handler;
+        }
+    }
+
     if (zp_process == ZP_PROCESS_SIGNALLER || zp_test_config) {
         return cycle;
     }

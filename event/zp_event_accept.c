@@ -81,6 +81,7 @@ zp_event_accept(zp_event_t *ev)
         }
 
         *log        = ls->log;
+        log->data   = c;
         c->log      = log;
         c->read->log  = log;
         c->write->log = log;

@@ -213,6 +213,25 @@ failed:
 }
 
 
+/* Appends the connection's context to error-log lines about it. */
+u_char *
+zp_http_log_error(zp_log_t *log, u_char *buf, size_t len)
+{
+    u_char           addr[ZP_SOCKADDR_STRLEN];
+    size_t           n;
+    zp_connection_t *c = log->data;
+
+    if (c == NULL) {
+        return buf;
+    }
+
+    n = zp_sock_ntop(&c->sockaddr.sa, c->socklen, addr, sizeof(addr), 0);
+
+    return zp_slprintf(buf, buf + len, ", client: %*s, server: %V", n, addr,
+                       &c->listening->addr_text);
+}
+
+
 zp_int_t
 zp_http_add_handler(zp_conf_t *cf, zp_http_phases_e phase, zp_http_handler_pt h)
 {
@@ -323,6 +342,7 @@ zp_http_add_listens(zp_conf_t *cf, zp_http_core_main_conf_t *cmcf)
                     goto failed;
                 }
                 ls->handler         = zp_http_init_connection;
+                ls->log.handler     = zp_http_log_error;
                 ls->servers         = addr;
                 ls->backlog         = lo[l].backlog;
                 ls->rcvbuf          = lo[l].rcvbuf;

@@ -189,6 +189,7 @@ void zp_http_send_response(zp_http_request_t *r, zp_uint_t status, zp_str_t *con
 void zp_http_init_connection(zp_connection_t *c);
 zp_int_t zp_http_add_handler(zp_conf_t *cf, zp_http_phases_e phase, zp_http_handler_pt h);
 const char *zp_http_status_line(zp_uint_t status, size_t *len);
+u_char *zp_http_log_error(zp_log_t *log, u_char *buf, size_t len);
 
 extern zp_module_t zp_http_module;
 extern zp_module_t zp_http_core_module;
