@@ -86,18 +86,22 @@ main(int argc, char *const *argv)
         if (zp_test_config) {
             zp_log_stderr(0, "configuration file %s test failed", init_cycle.conf_file.data);
         }
+        zp_destroy_pool(init_cycle.pool);
         return 1;
     }
 
-    if (zp_test_config) {
-        if (!zp_quiet_mode) {
+    if (zp_test_config || zp_signal) {
+        int rc = 0;
+
+        if (zp_signal) {
+            rc = (int) zp_signal_process(cycle, zp_signal);
+        } else if (!zp_quiet_mode) {
             zp_log_stderr(0, "configuration file %s test is successful", cycle->conf_file.data);
         }
-        return 0;
-    }
 
-    if (zp_signal) {
-        return (int) zp_signal_process(cycle, zp_signal);
+        zp_destroy_pool(cycle->pool);
+        zp_destroy_pool(init_cycle.pool);
+        return rc;
     }
 
     zp_cycle = cycle;
