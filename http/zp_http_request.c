@@ -175,7 +175,12 @@ zp_http_process_request(zp_connection_t *c)
             (void) cscf;
             goto early_error;
         }
-        /* wait for the rest; the header timer keeps running */
+        /* wait for the rest; the header timer runs from the head's first
+         * byte, which for a pipelined head is now */
+        if (!c->read->timer_set) {
+            cscf = zp_http_default_server(c);
+            zp_event_add_timer(c->read, cscf->client_header_timeout);
+        }
         c->read->handler = zp_http_wait_request_handler;
         return;
     }
