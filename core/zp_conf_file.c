@@ -451,6 +451,9 @@ zp_conf_read_token(zp_conf_t *cf)
                 if (ch == '\\' && b->pos + 1 < b->last) {
                     b->pos++;
                     ch = *b->pos;
+                    if (ch == LF) {
+                        cf->conf_file->line++;
+                    }
                 }
             }
 
@@ -513,14 +516,16 @@ zp_conf_include(zp_conf_t *cf, zp_command_t *cmd, void *conf)
         return zp_conf_parse(cf, &file);
     }
 
-    rc = glob((char *) file.data, GLOB_ERR, NULL, &gl);
+    /* no GLOB_ERR: a directory that does not exist is no match, as in
+     * nginx, so an include of conf.d/ globs works before conf.d is made */
+    rc = glob((char *) file.data, 0, NULL, &gl);
 
     if (rc == GLOB_NOMATCH) {
         return ZP_CONF_OK;
     }
 
     if (rc != 0) {
-        zp_conf_log_error(ZP_LOG_EMERG, cf, errno, "glob() \"%s\" failed", file.data);
+        zp_conf_log_error(ZP_LOG_EMERG, cf, 0, "glob() \"%s\" failed", file.data);
         return ZP_CONF_ERROR;
     }
 
@@ -843,12 +848,13 @@ zp_int_t
 zp_parse_time(zp_str_t *line, zp_uint_t is_sec)
 {
     u_char   *p, *last;
-    zp_int_t  value, total, scale, max;
+    zp_int_t  value, total, scale, max, prev;
     zp_uint_t valid = 0;
 
     p     = line->data;
     last  = p + line->len;
     total = 0;
+    prev  = 0;
 
     while (p < last) {
         if (*p < '0' || *p > '9') {
@@ -881,6 +887,13 @@ zp_parse_time(zp_str_t *line, zp_uint_t is_sec)
             default:  return ZP_ERROR;
             }
         }
+
+        /* units from the largest down, each once ("1h30m"), and no
+         * milliseconds where the value is in seconds */
+        if ((prev && scale >= prev) || (is_sec && scale < 1000)) {
+            return ZP_ERROR;
+        }
+        prev = scale;
 
         max = ZP_MAX_INT_T_VALUE / scale;
         if (value > max || total > ZP_MAX_INT_T_VALUE - value * scale) {
