@@ -564,8 +564,7 @@ zp_open_file_t *
 zp_conf_open_file(zp_cycle_t *cycle, zp_str_t *name)
 {
     zp_str_t         full;
-    zp_uint_t        i;
-    zp_list_part_t  *part;
+    zp_list_iter_t   it = {NULL, 0};
     zp_open_file_t  *file;
 
     if (name->len == 6 && zp_strncmp(name->data, "stderr", 6) == 0) {
@@ -577,21 +576,9 @@ zp_conf_open_file(zp_cycle_t *cycle, zp_str_t *name)
         return NULL;
     }
 
-    part = &cycle->open_files.part;
-    file = part->elts;
-
-    for (i = 0; /* void */; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-            part = part->next;
-            file = part->elts;
-            i    = 0;
-        }
-
-        if (full.len == file[i].name.len && zp_strcmp(full.data, file[i].name.data) == 0) {
-            return &file[i];
+    while ((file = zp_list_next(&cycle->open_files, &it))) {
+        if (full.len == file->name.len && zp_strcmp(full.data, file->name.data) == 0) {
+            return file;
         }
     }
 

@@ -27,7 +27,7 @@ zp_init_cycle(zp_cycle_t *old_cycle)
     zp_conf_t        conf;
     zp_pool_t       *pool;
     zp_cycle_t      *cycle;
-    zp_list_part_t  *part;
+    zp_list_iter_t   it;
     zp_open_file_t  *file;
     zp_core_module_t *module;
     char             hostname[256];
@@ -184,26 +184,15 @@ zp_init_cycle(zp_cycle_t *old_cycle)
 
     /* from here on the new cycle takes resources: undo them on failure */
 
-    part = &cycle->open_files.part;
-    file = part->elts;
-
-    for (i = 0; /* void */; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-            part = part->next;
-            file = part->elts;
-            i    = 0;
-        }
-
-        if (file[i].fd != ZP_INVALID_FILE || file[i].name.len == 0) {
+    it.part = NULL;
+    while ((file = zp_list_next(&cycle->open_files, &it))) {
+        if (file->fd != ZP_INVALID_FILE || file->name.len == 0) {
             continue;
         }
 
-        file[i].fd = zp_open_log_file(file[i].name.data);
-        if (file[i].fd == ZP_INVALID_FILE) {
-            zp_log_error(ZP_LOG_EMERG, log, errno, "open() \"%s\" failed", file[i].name.data);
+        file->fd = zp_open_log_file(file->name.data);
+        if (file->fd == ZP_INVALID_FILE) {
+            zp_log_error(ZP_LOG_EMERG, log, errno, "open() \"%s\" failed", file->name.data);
             goto failed;
         }
     }
@@ -247,82 +236,60 @@ failed:
 /* Shared memory: a zone the old cycle had with the same name, size and
  * owner keeps its memory, so rate-limit counters and cache indexes live
  * across a reload. */
+static zp_shm_zone_t *
+zp_find_zone(zp_list_t *zones, zp_str_t *name)
+{
+    zp_list_iter_t it = {NULL, 0};
+    zp_shm_zone_t *zone;
+
+    while ((zone = zp_list_next(zones, &it))) {
+        if (zone->shm.name.len == name->len
+            && zp_strncmp(zone->shm.name.data, name->data, name->len) == 0) {
+            return zone;
+        }
+    }
+
+    return NULL;
+}
+
+
 static zp_int_t
 zp_init_zones(zp_cycle_t *cycle, zp_cycle_t *old_cycle)
 {
-    zp_uint_t       i, n;
-    zp_list_part_t *part, *opart;
-    zp_shm_zone_t  *shm_zone, *oshm_zone;
+    zp_list_iter_t it = {NULL, 0};
+    zp_shm_zone_t *zone, *old;
 
-    part     = &cycle->shared_memory.part;
-    shm_zone = part->elts;
+    while ((zone = zp_list_next(&cycle->shared_memory, &it))) {
+        if (zone->shm.size == 0) {
+            zp_log_error(ZP_LOG_EMERG, cycle->log, 0, "zero size shared memory zone \"%V\"",
+                         &zone->shm.name);
+            return ZP_ERROR;
+        }
 
-    for (i = 0; /* void */; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
+        zone->shm.log = cycle->log;
+
+        old = zone->noreuse ? NULL : zp_find_zone(&old_cycle->shared_memory, &zone->shm.name);
+
+        if (old && old->tag == zone->tag && old->shm.size == zone->shm.size && !old->noreuse) {
+            zone->shm.addr   = old->shm.addr;
+            zone->shm.exists = 1;
+            if (zone->init && zone->init(zone, old->data) != ZP_OK) {
+                return ZP_ERROR;
             }
-            part     = part->next;
-            shm_zone = part->elts;
-            i        = 0;
+            continue;
         }
 
-        if (shm_zone[i].shm.size == 0) {
-            zp_log_error(ZP_LOG_EMERG, cycle->log, 0,
-                         "zero size shared memory zone \"%V\"", &shm_zone[i].shm.name);
+        if (zp_shm_alloc(&zone->shm) != ZP_OK) {
             return ZP_ERROR;
         }
 
-        shm_zone[i].shm.log = cycle->log;
-
-        if (old_cycle->shared_memory.part.elts && !shm_zone[i].noreuse) {
-            opart     = &old_cycle->shared_memory.part;
-            oshm_zone = opart->elts;
-
-            for (n = 0; /* void */; n++) {
-                if (n >= opart->nelts) {
-                    if (opart->next == NULL) {
-                        break;
-                    }
-                    opart     = opart->next;
-                    oshm_zone = opart->elts;
-                    n         = 0;
-                }
-
-                if (shm_zone[i].shm.name.len != oshm_zone[n].shm.name.len
-                    || zp_strncmp(shm_zone[i].shm.name.data, oshm_zone[n].shm.name.data,
-                                  shm_zone[i].shm.name.len) != 0) {
-                    continue;
-                }
-
-                if (shm_zone[i].tag == oshm_zone[n].tag
-                    && shm_zone[i].shm.size == oshm_zone[n].shm.size && !oshm_zone[n].noreuse) {
-                    shm_zone[i].shm.addr   = oshm_zone[n].shm.addr;
-                    shm_zone[i].shm.exists = 1;
-                    if (shm_zone[i].init
-                        && shm_zone[i].init(&shm_zone[i], oshm_zone[n].data) != ZP_OK) {
-                        return ZP_ERROR;
-                    }
-                    goto next;
-                }
-                break;
-            }
-        }
-
-        if (zp_shm_alloc(&shm_zone[i].shm) != ZP_OK) {
+        if (zp_slab_init_zone(zone, cycle->log) != ZP_OK) {
             return ZP_ERROR;
         }
 
-        if (zp_slab_init_zone(&shm_zone[i], cycle->log) != ZP_OK) {
+        if (zone->init && zone->init(zone, NULL) != ZP_OK) {
             return ZP_ERROR;
         }
-
-        if (shm_zone[i].init && shm_zone[i].init(&shm_zone[i], NULL) != ZP_OK) {
-            return ZP_ERROR;
-        }
-
-    next:
-        continue;
     }
 
     return ZP_OK;
@@ -369,45 +336,51 @@ zp_reuse_listening(zp_cycle_t *cycle, zp_cycle_t *old_cycle)
 
 
 static void
+zp_close_files(zp_list_t *files)
+{
+    zp_list_iter_t  it = {NULL, 0};
+    zp_open_file_t *file;
+
+    while ((file = zp_list_next(files, &it))) {
+        if (file->fd != ZP_INVALID_FILE && file->fd != STDERR_FILENO) {
+            close(file->fd);
+        }
+    }
+}
+
+
+/* Unmaps the zones of one cycle that the other cycle does not share. */
+static void
+zp_free_zones(zp_list_t *zones, zp_list_t *keep)
+{
+    zp_list_iter_t it = {NULL, 0}, kit;
+    zp_shm_zone_t *zone, *k;
+
+    while ((zone = zp_list_next(zones, &it))) {
+        if (zone->shm.addr == NULL) {
+            continue;
+        }
+
+        kit.part = NULL;
+        while ((k = zp_list_next(keep, &kit)) && k->shm.addr != zone->shm.addr) {
+            /* void */
+        }
+
+        if (k == NULL) {
+            zp_shm_free(&zone->shm);
+        }
+    }
+}
+
+
+static void
 zp_undo_cycle(zp_cycle_t *cycle, zp_cycle_t *old_cycle)
 {
     zp_uint_t       i;
-    zp_list_part_t *part;
-    zp_open_file_t *file;
-    zp_shm_zone_t  *zone;
     zp_listening_t *ls;
 
-    part = &cycle->open_files.part;
-    file = part->elts;
-    for (i = 0; /* void */; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-            part = part->next;
-            file = part->elts;
-            i    = 0;
-        }
-        if (file[i].fd != ZP_INVALID_FILE && file[i].fd != STDERR_FILENO) {
-            close(file[i].fd);
-        }
-    }
-
-    part = &cycle->shared_memory.part;
-    zone = part->elts;
-    for (i = 0; /* void */; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-            part = part->next;
-            zone = part->elts;
-            i    = 0;
-        }
-        if (zone[i].shm.addr && !zone[i].shm.exists) {
-            zp_shm_free(&zone[i].shm);
-        }
-    }
+    zp_close_files(&cycle->open_files);
+    zp_free_zones(&cycle->shared_memory, &old_cycle->shared_memory);
 
     ls = cycle->listening.elts;
     for (i = 0; i < cycle->listening.nelts; i++) {
@@ -419,7 +392,6 @@ zp_undo_cycle(zp_cycle_t *cycle, zp_cycle_t *old_cycle)
         }
     }
 
-    (void) old_cycle;
     zp_destroy_pool(cycle->pool);
 }
 
@@ -427,10 +399,7 @@ zp_undo_cycle(zp_cycle_t *cycle, zp_cycle_t *old_cycle)
 void
 zp_release_old_cycle(zp_cycle_t *old_cycle, zp_cycle_t *cycle)
 {
-    zp_uint_t       i, n, found;
-    zp_list_part_t *part, *npart;
-    zp_open_file_t *file;
-    zp_shm_zone_t  *zone, *nzone;
+    zp_uint_t       i;
     zp_listening_t *ls;
 
     ls = old_cycle->listening.elts;
@@ -442,60 +411,8 @@ zp_release_old_cycle(zp_cycle_t *old_cycle, zp_cycle_t *cycle)
         ls[i].fd = -1;
     }
 
-    if (old_cycle->open_files.part.elts) {
-        part = &old_cycle->open_files.part;
-        file = part->elts;
-        for (i = 0; /* void */; i++) {
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-                part = part->next;
-                file = part->elts;
-                i    = 0;
-            }
-            if (file[i].fd != ZP_INVALID_FILE && file[i].fd != STDERR_FILENO) {
-                close(file[i].fd);
-            }
-        }
-    }
-
-    if (old_cycle->shared_memory.part.elts) {
-        part = &old_cycle->shared_memory.part;
-        zone = part->elts;
-        for (i = 0; /* void */; i++) {
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-                part = part->next;
-                zone = part->elts;
-                i    = 0;
-            }
-
-            found = 0;
-            npart = &cycle->shared_memory.part;
-            nzone = npart->elts;
-            for (n = 0; /* void */; n++) {
-                if (n >= npart->nelts) {
-                    if (npart->next == NULL) {
-                        break;
-                    }
-                    npart = npart->next;
-                    nzone = npart->elts;
-                    n     = 0;
-                }
-                if (nzone[n].shm.addr == zone[i].shm.addr) {
-                    found = 1;
-                    break;
-                }
-            }
-
-            if (!found && zone[i].shm.addr) {
-                zp_shm_free(&zone[i].shm);
-            }
-        }
-    }
+    zp_close_files(&old_cycle->open_files);
+    zp_free_zones(&old_cycle->shared_memory, &cycle->shared_memory);
 
     if (old_cycle->pool) {
         zp_destroy_pool(old_cycle->pool);
@@ -506,49 +423,32 @@ zp_release_old_cycle(zp_cycle_t *old_cycle, zp_cycle_t *cycle)
 zp_shm_zone_t *
 zp_shared_memory_add(zp_conf_t *cf, zp_str_t *name, size_t size, void *tag)
 {
-    zp_uint_t       i;
-    zp_shm_zone_t  *shm_zone;
-    zp_list_part_t *part;
+    zp_shm_zone_t *shm_zone;
 
-    part     = &cf->cycle->shared_memory.part;
-    shm_zone = part->elts;
+    shm_zone = zp_find_zone(&cf->cycle->shared_memory, name);
 
-    for (i = 0; /* void */; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-            part     = part->next;
-            shm_zone = part->elts;
-            i        = 0;
-        }
-
-        if (name->len != shm_zone[i].shm.name.len
-            || zp_strncmp(name->data, shm_zone[i].shm.name.data, name->len) != 0) {
-            continue;
-        }
-
-        if (tag != shm_zone[i].tag) {
+    if (shm_zone) {
+        if (tag != shm_zone->tag) {
             zp_conf_log_error(ZP_LOG_EMERG, cf, 0,
                               "the shared memory zone \"%V\" is already declared for a "
                               "different use",
-                              &shm_zone[i].shm.name);
+                              &shm_zone->shm.name);
             return NULL;
         }
 
-        if (shm_zone[i].shm.size == 0) {
-            shm_zone[i].shm.size = size;
+        if (shm_zone->shm.size == 0) {
+            shm_zone->shm.size = size;
         }
 
-        if (size && size != shm_zone[i].shm.size) {
+        if (size && size != shm_zone->shm.size) {
             zp_conf_log_error(ZP_LOG_EMERG, cf, 0,
                               "the size %uz of shared memory zone \"%V\" conflicts with already "
                               "declared size %uz",
-                              size, &shm_zone[i].shm.name, shm_zone[i].shm.size);
+                              size, &shm_zone->shm.name, shm_zone->shm.size);
             return NULL;
         }
 
-        return &shm_zone[i];
+        return shm_zone;
     }
 
     shm_zone = zp_list_push(&cf->cycle->shared_memory);
@@ -670,49 +570,36 @@ void
 zp_reopen_files(zp_cycle_t *cycle, uid_t user)
 {
     zp_fd_t         fd;
-    zp_uint_t       i;
-    zp_list_part_t *part;
+    zp_list_iter_t  it = {NULL, 0};
     zp_open_file_t *file;
 
-    part = &cycle->open_files.part;
-    file = part->elts;
-
-    for (i = 0; /* void */; i++) {
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-            part = part->next;
-            file = part->elts;
-            i    = 0;
-        }
-
-        if (file[i].name.len == 0) {
+    while ((file = zp_list_next(&cycle->open_files, &it))) {
+        if (file->name.len == 0) {
             continue;
         }
 
-        if (file[i].flush) {
-            file[i].flush(&file[i], cycle->log);
+        if (file->flush) {
+            file->flush(file, cycle->log);
         }
 
-        fd = zp_open_log_file(file[i].name.data);
+        fd = zp_open_log_file(file->name.data);
         if (fd == ZP_INVALID_FILE) {
             zp_log_error(ZP_LOG_EMERG, cycle->log, errno, "open() \"%s\" failed",
-                         file[i].name.data);
+                         file->name.data);
             continue;
         }
 
         if (user != (uid_t) ZP_CONF_UNSET_UINT && fchown(fd, user, -1) == -1) {
             zp_log_error(ZP_LOG_EMERG, cycle->log, errno, "chown(\"%s\", %d) failed",
-                         file[i].name.data, (int) user);
+                         file->name.data, (int) user);
         }
 
-        if (file[i].fd != ZP_INVALID_FILE && close(file[i].fd) == -1) {
+        if (file->fd != ZP_INVALID_FILE && close(file->fd) == -1) {
             zp_log_error(ZP_LOG_EMERG, cycle->log, errno, "close() \"%s\" failed",
-                         file[i].name.data);
+                         file->name.data);
         }
 
-        file[i].fd = fd;
+        file->fd = fd;
     }
 }
 

@@ -72,4 +72,32 @@ zp_list_init(zp_list_t *list, zp_pool_t *pool, zp_uint_t n, size_t size)
     return ZP_OK;
 }
 
+/* Walks a list:
+ *     zp_list_iter_t it = {NULL, 0};
+ *     while ((e = zp_list_next(list, &it))) { ... }
+ * A zeroed (never initialised) list has no elements. */
+typedef struct {
+    zp_list_part_t *part;
+    zp_uint_t       i;
+} zp_list_iter_t;
+
+static inline void *
+zp_list_next(zp_list_t *list, zp_list_iter_t *it)
+{
+    if (it->part == NULL) {
+        it->part = &list->part;
+        it->i    = 0;
+    }
+
+    while (it->i >= it->part->nelts) {
+        if (it->part->next == NULL) {
+            return NULL;
+        }
+        it->part = it->part->next;
+        it->i    = 0;
+    }
+
+    return (u_char *) it->part->elts + list->size * it->i++;
+}
+
 #endif /* ZP_LIST_H */
