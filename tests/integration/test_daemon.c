@@ -203,6 +203,59 @@ START_TEST(test_daemon_stop)
 END_TEST
 
 
+/*
+ * Binary upgrade of a daemon under load: USR2 starts the new master (a
+ * child of the old one, not daemonized again), WINCH retires the old
+ * workers, QUIT the old master; no request fails on the way.
+ */
+START_TEST(test_daemon_upgrade)
+{
+    zpt_srv_t        s;
+    zpt_load_t      *l;
+    zpt_load_stats_t st;
+    pid_t            old, fresh, w[2];
+
+    old = start_daemon(&s);
+    ck_assert(zpt_wait_workers(old, 2, NULL, 0, w, zpt_wait_ms()));
+
+    l = zpt_load_start(s.port, 8, 200);
+    ck_assert(l != NULL);
+    ck_assert_msg(zpt_load_wait_ok(l, 200, zpt_wait_ms()), "no traffic before the upgrade");
+
+    ck_assert_int_eq(zpt_kill(old, SIGUSR2), 0);
+    ck_assert_msg(zpt_wait_pidfile(s.oldbin, 0, zpt_wait_ms()) == old,
+                  "USR2: %s does not hold the old master %d", s.oldbin, old);
+    fresh = zpt_wait_pidfile(s.pidfile, old, zpt_wait_ms());
+    ck_assert_msg(fresh > 0 && fresh != old, "USR2: no new master in %s", s.pidfile);
+    ck_assert_msg(zpt_wait_title(fresh, "master process", zpt_wait_ms()), "new master title");
+    ck_assert_msg(zpt_wait_workers(fresh, 2, NULL, 0, NULL, zpt_wait_ms()),
+                  "new master %d has no workers", fresh);
+
+    ck_assert_int_eq(zpt_kill(old, SIGWINCH), 0);
+    ck_assert_msg(zpt_wait_workers(old, 0, NULL, 0, NULL, zpt_wait_ms()),
+                  "old workers still running after WINCH");
+    ck_assert_msg(zpt_load_wait_ok(l, 200, zpt_wait_ms()), "no traffic after WINCH");
+
+    ck_assert_int_eq(zpt_kill(old, SIGQUIT), 0);
+    ck_assert_msg(zpt_wait_exit(old, zpt_wait_ms(), NULL), "old master did not exit");
+    ck_assert_msg(zpt_wait_exists(s.oldbin, 0, zpt_wait_ms()), "%s left behind", s.oldbin);
+    ck_assert_int_eq(zpt_read_pid(s.pidfile), fresh);
+    ck_assert_msg(zpt_load_wait_ok(l, 200, zpt_wait_ms()), "no traffic after the upgrade");
+
+    zpt_load_stop(l, &st);
+    printf("test_daemon_upgrade: ok %ld, failed %ld, reconnects %ld\n", st.ok, st.fail,
+           st.reconnects);
+    ck_assert_msg(st.fail == 0, "%ld requests failed during the upgrade: %s", st.fail,
+                  st.first_errors);
+    get_ok(s.port);
+
+    cli(&s, "quit");
+    ck_assert_msg(zpt_wait_exit(fresh, zpt_wait_ms(), NULL), "new master did not exit");
+    zpt_teardown();
+}
+END_TEST
+
+
 START_TEST(test_signal_without_pidfile)
 {
     zpt_srv_t   s;
@@ -240,6 +293,7 @@ daemon_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_daemon_lifecycle);
     tcase_add_test(tc, test_daemon_stop);
+    tcase_add_test(tc, test_daemon_upgrade);
     tcase_add_test(tc, test_signal_without_pidfile);
     suite_add_tcase(s, tc);
     return s;
