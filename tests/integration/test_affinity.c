@@ -110,8 +110,8 @@ START_TEST(test_affinity_masks)
     int       cpu[2];
 
     /* "01 10" names CPUs 0 and 1: both must be ours to use */
-    if (sched_getaffinity(0, sizeof(set), &set) != 0 || !CPU_ISSET(0, &set)
-        || !CPU_ISSET(1, &set)) {
+    if (sched_getaffinity(0, sizeof(set), &set) != 0 || !CPU_ISSET(0, &set) ||
+        !CPU_ISSET(1, &set)) {
         fprintf(stderr, "test_affinity_masks: CPUs 0 and 1 not both available, skipped\n");
         return;
     }

@@ -66,8 +66,8 @@ has_line(const char *text, const char *prefix, const char *a, const char *b)
         len = nl ? (size_t)(nl - p) : strlen(p);
         snprintf(line, sizeof(line), "%.*s", (int)len, p);
 
-        if (strncmp(line, prefix, strlen(prefix)) == 0 && (a == NULL || strstr(line, a))
-            && (b == NULL || strstr(line, b))) {
+        if (strncmp(line, prefix, strlen(prefix)) == 0 && (a == NULL || strstr(line, a)) &&
+            (b == NULL || strstr(line, b))) {
             return 1;
         }
         if (nl == NULL) {
@@ -185,8 +185,8 @@ START_TEST(test_wrong_arg_count)
     zpt_srv_conf(&t.s, "daemon off;\n"
                        "worker_processes 1 2;\n"
                        "events { worker_connections 64; }\n");
-    ct_expect_error(&t, t.s.conf, 2, "invalid number of arguments in \"worker_processes\" directive",
-                    NULL);
+    ct_expect_error(&t, t.s.conf, 2,
+                    "invalid number of arguments in \"worker_processes\" directive", NULL);
     zpt_teardown();
 }
 END_TEST

@@ -99,7 +99,8 @@ START_TEST(test_reopen_access_log)
     n = wait_total(s.access_log, rotated, k + m);
     ck_assert_msg(n == k + m, "%d lines in access.log.1 + access.log, expected %d (%d + %d)", n,
                   k + m, zpt_count_lines(rotated, NULL), zpt_count_lines(s.access_log, NULL));
-    ck_assert_msg(zpt_count_lines(s.access_log, NULL) >= 1, "nothing written to the new access.log");
+    ck_assert_msg(zpt_count_lines(s.access_log, NULL) >= 1,
+                  "nothing written to the new access.log");
     ck_assert_int_ge(zpt_count_lines(rotated, NULL), k);
 
     ck_assert_msg(zpt_wait_file_line(s.error_log, "reopening logs", NULL, zpt_wait_ms()),
@@ -128,12 +129,12 @@ START_TEST(test_reopen_error_log)
                   "error.log not recreated after USR1");
     /* logged by the master either before (old file) or after reopening */
     end = zpt_now_ms() + zpt_wait_ms();
-    while (!zpt_file_has_line(rotated, "reopening logs", NULL)
-           && !zpt_file_has_line(s.error_log, "reopening logs", NULL) && zpt_now_ms() < end) {
+    while (!zpt_file_has_line(rotated, "reopening logs", NULL) &&
+           !zpt_file_has_line(s.error_log, "reopening logs", NULL) && zpt_now_ms() < end) {
         zpt_msleep(50);
     }
-    ck_assert_msg(zpt_file_has_line(rotated, "reopening logs", NULL)
-                      || zpt_file_has_line(s.error_log, "reopening logs", NULL),
+    ck_assert_msg(zpt_file_has_line(rotated, "reopening logs", NULL) ||
+                      zpt_file_has_line(s.error_log, "reopening logs", NULL),
                   "no \"reopening logs\" logged");
 
     /* the new error.log is the live one: a reload is logged there */

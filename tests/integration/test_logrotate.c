@@ -127,7 +127,8 @@ START_TEST(test_logrotate)
 
     n = wait_total(s.access_log, rotated, k + m);
     ck_assert_msg(n == k + m, "%d lines in access.log.1 + access.log, expected %d", n, k + m);
-    ck_assert_msg(zpt_count_lines(s.access_log, NULL) >= 1, "nothing written to the new access.log");
+    ck_assert_msg(zpt_count_lines(s.access_log, NULL) >= 1,
+                  "nothing written to the new access.log");
     /* every line from before the rotation is in the rotated file */
     ck_assert_int_ge(zpt_count_lines(rotated, NULL), k);
     ck_assert(zpt_alive(master));

@@ -18,6 +18,23 @@
 #define CONNS   8
 
 
+/* Line count of path once it reaches want, or after the bounded wait. */
+static int
+access_lines_settled(const char *path, long want)
+{
+    long long end = zpt_now_ms() + zpt_wait_ms();
+    int       n;
+
+    for (;;) {
+        n = zpt_count_lines(path, NULL);
+        if (n >= want || zpt_now_ms() >= end) {
+            return n;
+        }
+        zpt_msleep(100);
+    }
+}
+
+
 START_TEST(test_reload_under_load)
 {
     zpt_srv_t        s;
@@ -25,7 +42,7 @@ START_TEST(test_reload_under_load)
     zpt_load_stats_t st;
     pid_t            master, w0[2], w1[2], w2[2];
     zpt_resp_t       r;
-    char             where[64];
+    char             where[64], severe[512];
     long long        next;
     int              i, n, bad_line;
 
@@ -76,6 +93,13 @@ START_TEST(test_reload_under_load)
     ck_assert_msg(zpt_wait_workers(master, 2, w0, 2, w1, zpt_wait_ms()),
                   "the workers were not replaced (initial %d %d)", w0[0], w0[1]);
 
+    /* every answered request was logged once, by old and new workers alike */
+    n = access_lines_settled(s.access_log, st.ok);
+    ck_assert_msg(n == st.ok, "access.log has %d lines for %ld answered requests", n, st.ok);
+
+    ck_assert_msg(zpt_log_severe(s.error_log, severe, sizeof(severe)) == 0,
+                  "error.log after clean reloads: %s", severe);
+
     /* a broken config: rejected, logged at file:line, old workers stay */
     bad_line = 7;
     ck_assert_int_eq(zpt_srv_conf(&s,
@@ -99,8 +123,9 @@ START_TEST(test_reload_under_load)
     ck_assert_int_eq(zpt_kill(master, SIGHUP), 0);
 
     snprintf(where, sizeof(where), "zproxy.conf:%d", bad_line);
-    ck_assert_msg(zpt_wait_file_line(s.error_log, where, "unknown directive \"foo\"", zpt_wait_ms()),
-                  "error.log lacks the config error at %s", where);
+    ck_assert_msg(
+        zpt_wait_file_line(s.error_log, where, "unknown directive \"foo\"", zpt_wait_ms()),
+        "error.log lacks the config error at %s", where);
 
     ck_assert(zpt_alive(master));
     for (i = 0; i < 5; i++) {
@@ -169,6 +194,109 @@ START_TEST(test_reload_applies_new_config)
 END_TEST
 
 
+START_TEST(test_reload_no_fd_leak)
+{
+    zpt_srv_t  s;
+    zpt_resp_t r;
+    pid_t      master, w[2];
+    int        fds0, fds = -1, i;
+
+    ck_assert_int_eq(zpt_srv_init(&s), 0);
+    ck_assert_int_eq(zpt_srv_default_conf(&s), 0);
+    master = zpt_srv_start(&s);
+    ck_assert_msg(master > 0, "zproxy did not start");
+    ck_assert(zpt_wait_workers(master, 2, NULL, 0, w, zpt_wait_ms()));
+    ck_assert_msg(zpt_http_get_once(s.port, "/", &r) == 0, "%s", r.error);
+
+    fds0 = zpt_fd_count(master);
+    ck_assert(fds0 > 0);
+
+    /* reloads, one at a time, each done when its old workers are gone */
+    for (i = 0; i < 5; i++) {
+        ck_assert_int_eq(zpt_kill(master, SIGHUP), 0);
+        ck_assert_msg(zpt_wait_workers(master, 2, w, 2, w, zpt_wait_ms()),
+                      "reload %d: workers not replaced", i + 1);
+    }
+
+    /* a reopen and a rejected config must not leak either */
+    ck_assert_int_eq(zpt_kill(master, SIGUSR1), 0);
+    ck_assert(zpt_wait_file_line(s.error_log, "reopening logs", NULL, zpt_wait_ms()));
+
+    ck_assert_int_eq(zpt_srv_conf(&s, "foo;\n"), 0);
+    ck_assert_int_eq(zpt_kill(master, SIGHUP), 0);
+    ck_assert(zpt_wait_file_line(s.error_log, "unknown directive \"foo\"", NULL, zpt_wait_ms()));
+
+    ck_assert_msg(zpt_http_get_once(s.port, "/", &r) == 0, "%s", r.error);
+
+    /* the count settles back (bounded wait: teardown of old workers is async) */
+    for (i = 0; i < zpt_wait_ms() / 100; i++) {
+        fds = zpt_fd_count(master);
+        if (fds == fds0) {
+            break;
+        }
+        zpt_msleep(100);
+    }
+    ck_assert_msg(fds == fds0, "master had %d open fds at start, %d after reloads", fds0, fds);
+
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_reload_new_port_and_workers)
+{
+    zpt_srv_t  s;
+    zpt_resp_t r;
+    pid_t      master, w0[2], w1[3];
+    int        port2, fd, i;
+
+    ck_assert_int_eq(zpt_srv_init(&s), 0);
+    ck_assert_int_eq(zpt_srv_default_conf(&s), 0);
+    master = zpt_srv_start(&s);
+    ck_assert_msg(master > 0, "zproxy did not start");
+    ck_assert(zpt_wait_workers(master, 2, NULL, 0, w0, zpt_wait_ms()));
+
+    port2 = zpt_free_port();
+    ck_assert(port2 > 0 && port2 != s.port);
+    ck_assert_int_eq(zpt_srv_conf(&s,
+                                  "worker_processes 3;\n"
+                                  "daemon off;\n"
+                                  "pid logs/zproxy.pid;\n"
+                                  "error_log logs/error.log info;\n"
+                                  "events { worker_connections 4096; }\n"
+                                  "http {\n"
+                                  "    access_log logs/access.log;\n"
+                                  "    server {\n"
+                                  "        listen 127.0.0.1:%d;\n"
+                                  "        route / { return 200 \"moved\\n\"; }\n"
+                                  "    }\n"
+                                  "}\n",
+                                  port2),
+                     0);
+    ck_assert_int_eq(zpt_kill(master, SIGHUP), 0);
+
+    ck_assert_msg(zpt_wait_workers(master, 3, w0, 2, w1, zpt_wait_ms()),
+                  "not 3 new workers after a reload to worker_processes 3");
+    ck_assert_msg(zpt_http_get_once(port2, "/", &r) == 0, "new port %d: %s", port2, r.error);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "moved\n");
+
+    /* the old listener is closed */
+    for (i = 0; i < zpt_wait_ms() / 50; i++) {
+        fd = zpt_connect(s.port);
+        if (fd < 0) {
+            break;
+        }
+        close(fd);
+        zpt_msleep(50);
+    }
+    ck_assert_msg(fd < 0, "old port %d still accepts after the reload", s.port);
+
+    zpt_teardown();
+}
+END_TEST
+
+
 static Suite *
 reload_suite(void)
 {
@@ -178,6 +306,8 @@ reload_suite(void)
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, test_reload_under_load);
     tcase_add_test(tc, test_reload_applies_new_config);
+    tcase_add_test(tc, test_reload_no_fd_leak);
+    tcase_add_test(tc, test_reload_new_port_and_workers);
     suite_add_tcase(s, tc);
     return s;
 }

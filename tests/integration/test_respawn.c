@@ -98,6 +98,37 @@ START_TEST(test_respawn_both_under_load)
 END_TEST
 
 
+START_TEST(test_respawn_after_exit)
+{
+    zpt_srv_t  s;
+    zpt_resp_t r;
+    pid_t      master, workers[2], now[2], victim;
+    char       msg[128];
+
+    ck_assert_int_eq(zpt_srv_init(&s), 0);
+    ck_assert_int_eq(zpt_srv_default_conf(&s), 0);
+    master = zpt_srv_start(&s);
+    ck_assert_msg(master > 0, "zproxy did not start");
+    ck_assert(zpt_wait_workers(master, 2, NULL, 0, workers, zpt_wait_ms()));
+
+    /* a worker told to stop by someone else than its master exits normally */
+    victim = workers[1];
+    ck_assert_int_eq(zpt_kill(victim, SIGTERM), 0);
+
+    ck_assert_msg(zpt_wait_workers(master, 2, &victim, 1, now, zpt_wait_ms()),
+                  "no replacement for worker %d", victim);
+    snprintf(msg, sizeof(msg), "worker process %d exited with code", (int)victim);
+    ck_assert_msg(zpt_wait_file_line(s.error_log, msg, NULL, zpt_wait_ms()),
+                  "error.log lacks \"%s\"", msg);
+
+    ck_assert_msg(zpt_http_get_once(s.port, "/", &r) == 0, "%s", r.error);
+    ck_assert_int_eq(r.status, 200);
+
+    zpt_teardown();
+}
+END_TEST
+
+
 static Suite *
 respawn_suite(void)
 {
@@ -107,6 +138,7 @@ respawn_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_respawn_after_kill9);
     tcase_add_test(tc, test_respawn_both_under_load);
+    tcase_add_test(tc, test_respawn_after_exit);
     suite_add_tcase(s, tc);
     return s;
 }

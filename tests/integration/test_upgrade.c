@@ -32,8 +32,7 @@ up_assert_master_title(pid_t pid)
 
     ok = zpt_wait_title(pid, "master process", zpt_wait_ms());
     zpt_cmdline(pid, cmd, sizeof(cmd));
-    ck_assert_msg(ok, "pid %d title \"%s\"", pid,
-                  cmd);
+    ck_assert_msg(ok, "pid %d title \"%s\"", pid, cmd);
 }
 
 
@@ -66,9 +65,9 @@ up_start_and_usr2(up_t *u)
     ck_assert(zpt_alive(u->new_master));
     up_assert_master_title(u->new_master);
 
-    ck_assert_msg(zpt_wait_workers(u->new_master, 2, u->old_workers, 2, u->new_workers,
-                                   zpt_wait_ms()),
-                  "new master %d does not have 2 workers of its own", u->new_master);
+    ck_assert_msg(
+        zpt_wait_workers(u->new_master, 2, u->old_workers, 2, u->new_workers, zpt_wait_ms()),
+        "new master %d does not have 2 workers of its own", u->new_master);
 
     /* both generations are up; the old one still has its workers */
     ck_assert(zpt_alive(u->old_master));
@@ -82,6 +81,7 @@ static void
 up_finish(up_t *u, const char *what)
 {
     zpt_load_stats_t st;
+    char             severe[512];
 
     ck_assert_msg(zpt_load_wait_ok(u->load, 100, zpt_wait_ms()), "no traffic at the end");
     zpt_load_stop(u->load, &st);
@@ -92,13 +92,15 @@ up_finish(up_t *u, const char *what)
     ck_assert_msg(st.fail == 0, "%s: %ld failed requests (ok %ld): %s", what, st.fail, st.ok,
                   st.first_errors);
     ck_assert(st.ok > 0);
+    ck_assert_msg(zpt_log_severe(u->s.error_log, severe, sizeof(severe)) == 0, "%s: error.log: %s",
+                  what, severe);
 }
 
 
 START_TEST(test_upgrade)
 {
-    up_t u;
-    pid_t w[2];
+    up_t  u;
+    pid_t w[2], third;
 
     up_start_and_usr2(&u);
 
@@ -119,6 +121,15 @@ START_TEST(test_upgrade)
     ck_assert_int_eq(zpt_workers(u.new_master, w, 2), 2);
 
     up_finish(&u, "test_upgrade");
+
+    /* the new master can be upgraded in turn */
+    ck_assert_int_eq(zpt_kill(u.new_master, SIGUSR2), 0);
+    ck_assert_msg(zpt_wait_pidfile(u.s.oldbin, 0, zpt_wait_ms()) == u.new_master,
+                  "USR2 to the upgraded master did not move the pid file to .oldbin");
+    third = zpt_wait_pidfile(u.s.pidfile, u.new_master, zpt_wait_ms());
+    ck_assert_msg(third > 0 && third != u.old_master, "no third master after the second USR2");
+    ck_assert_msg(zpt_wait_workers(third, 2, w, 2, NULL, zpt_wait_ms()),
+                  "third master %d has no workers", third);
 
     zpt_teardown();
 }

@@ -38,7 +38,7 @@
 #define ZPT_MAX_PIDS     4096
 
 static int   zpt_inited;
-static pid_t zpt_owner; /* the process that last ran zpt_init() */
+static pid_t zpt_owner;    /* the process that last ran zpt_init() */
 static char  zpt_base[64]; /* /tmp/zpt.XXXXXX holding every prefix */
 static pid_t zpt_base_owner;
 static char  zpt_prefixes[ZPT_MAX_PREFIXES][ZPT_PATH_MAX];
@@ -145,8 +145,8 @@ zpt_title_is(pid_t pid, const char *what)
     if (zpt_cmdline(pid, cmd, sizeof(cmd)) != 0) {
         return 0;
     }
-    return strncmp(cmd, zpt_name(), nl) == 0 && cmd[nl] == ':' && cmd[nl + 1] == ' '
-           && strncmp(cmd + nl + 2, what, strlen(what)) == 0;
+    return strncmp(cmd, zpt_name(), nl) == 0 && cmd[nl] == ':' && cmd[nl + 1] == ' ' &&
+           strncmp(cmd + nl + 2, what, strlen(what)) == 0;
 }
 
 
@@ -277,7 +277,7 @@ zpt_write_file(const char *path, const char *fmt, ...)
 char *
 zpt_read_file(const char *path, size_t *len)
 {
-    int     fd = open(path, O_RDONLY | O_CLOEXEC);
+    int     fd  = open(path, O_RDONLY | O_CLOEXEC);
     size_t  cap = 4096, n = 0;
     char   *buf, *nb;
     ssize_t r;
@@ -399,6 +399,44 @@ zpt_file_has_line(const char *path, const char *a, const char *b)
 
 
 int
+zpt_log_severe(const char *path, char *first, size_t size)
+{
+    static const char *levels[] = {"[crit]", "[alert]", "[emerg]"};
+    size_t             len;
+    char              *buf = zpt_read_file(path, &len);
+    char              *p, *nl, *end;
+    int                n = 0;
+    size_t             i;
+
+    if (first && size) {
+        first[0] = '\0';
+    }
+    if (buf == NULL) {
+        return 0;
+    }
+
+    end = buf + len;
+    for (p = buf; p < end; p = nl + 1) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL) {
+            nl = end;
+        }
+        for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+            if (zpt_line_has(p, (size_t)(nl - p), levels[i])) {
+                if (n++ == 0 && first && size) {
+                    snprintf(first, size, "%.*s", (int)(nl - p), p);
+                }
+                break;
+            }
+        }
+    }
+
+    free(buf);
+    return n;
+}
+
+
+int
 zpt_wait_file_line(const char *path, const char *a, const char *b, int ms)
 {
     long long end = zpt_now_ms() + ms;
@@ -479,8 +517,8 @@ zpt_free_port(void)
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sin.sin_port        = 0;
 
-    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0
-        && getsockname(fd, (struct sockaddr *)&sin, &slen) == 0) {
+    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sin, &slen) == 0) {
         port = ntohs(sin.sin_port);
     }
 
@@ -723,7 +761,7 @@ zpt_wait_pidfile(const char *path, pid_t not, int ms)
 
     do {
         pid = zpt_read_pid(path);
-        if (pid > 1 && pid != not) {
+        if (pid > 1 && pid != not ) {
             return pid;
         }
         zpt_msleep(20);
@@ -748,11 +786,11 @@ zpt_kill(pid_t pid, int sig)
 static char
 zpt_proc_state(pid_t pid, pid_t *ppid)
 {
-    char  path[64], buf[1024], *p;
-    int   fd;
+    char    path[64], buf[1024], *p;
+    int     fd;
     ssize_t n;
-    char  state;
-    int   pp;
+    char    state;
+    int     pp;
 
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1272,6 +1310,10 @@ zpt_recv(int fd, char *buf, size_t size)
     do {
         n = recv(fd, buf, size, 0);
     } while (n == -1 && errno == EINTR);
+
+    if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        errno = ETIMEDOUT; /* SO_RCVTIMEO expired: say so in the messages */
+    }
     return n;
 }
 
@@ -1354,13 +1396,12 @@ zpt_http_read(int fd, zpt_resp_t *r)
         cl = r->content_length;
     }
 
-    take = have - hlen;
-    if (cl >= 0 && take > (size_t)cl) {
-        take = (size_t)cl; /* extra bytes: not expected, dropped */
-    }
-    take = take < sizeof(r->body) - 1 ? take : sizeof(r->body) - 1;
-    memcpy(r->body, buf + hlen, take);
     r->body_len = have - hlen;
+    if (cl >= 0 && r->body_len > (size_t)cl) {
+        r->body_len = (size_t)cl; /* bytes past the response: not expected, dropped */
+    }
+    take = r->body_len < sizeof(r->body) - 1 ? r->body_len : sizeof(r->body) - 1;
+    memcpy(r->body, buf + hlen, take);
 
     while (cl < 0 || r->body_len < (size_t)cl) {
         n = zpt_recv(fd, buf, sizeof(buf));
@@ -1381,6 +1422,9 @@ zpt_http_read(int fd, zpt_resp_t *r)
             memcpy(r->body + r->body_len, buf, take);
         }
         r->body_len += (size_t)n;
+        if (cl >= 0 && r->body_len > (size_t)cl) {
+            r->body_len = (size_t)cl;
+        }
     }
 
     r->body[r->body_len < sizeof(r->body) ? r->body_len : sizeof(r->body) - 1] = '\0';
@@ -1480,6 +1524,7 @@ struct zpt_load_s {
     atomic_int      stop;
     atomic_long     ok;
     atomic_long     fail;
+    atomic_long     fail_reused;
     atomic_long     reconnects;
     pthread_mutex_t mu;
     char            errors[1024];
@@ -1515,9 +1560,9 @@ zpt_load_error(zpt_load_t *l, const char *fmt, ...)
 static void *
 zpt_load_thread(void *arg)
 {
-    zpt_load_t *l  = arg;
-    zpt_resp_t *r  = malloc(sizeof(*r));
-    int         fd = -1;
+    zpt_load_t *l      = arg;
+    zpt_resp_t *r      = malloc(sizeof(*r));
+    int         fd     = -1;
     long        served = 0; /* responses on the current connection */
 
     if (r == NULL) {
@@ -1537,6 +1582,9 @@ zpt_load_thread(void *arg)
         }
 
         if (zpt_http_get(fd, "/", 0, r) != 0) {
+            if (served > 0) {
+                atomic_fetch_add(&l->fail_reused, 1);
+            }
             zpt_load_error(l, "%s (connection had served %ld responses)", r->error, served);
             close(fd);
             fd = -1;
@@ -1588,6 +1636,7 @@ zpt_load_start(int port, int nconns, int expect_status)
     atomic_init(&l->stop, 0);
     atomic_init(&l->ok, 0);
     atomic_init(&l->fail, 0);
+    atomic_init(&l->fail_reused, 0);
     atomic_init(&l->reconnects, 0);
     pthread_mutex_init(&l->mu, NULL);
 
@@ -1612,9 +1661,10 @@ zpt_load_start(int port, int nconns, int expect_status)
 void
 zpt_load_get(zpt_load_t *l, zpt_load_stats_t *st)
 {
-    st->ok         = atomic_load(&l->ok);
-    st->fail       = atomic_load(&l->fail);
-    st->reconnects = atomic_load(&l->reconnects);
+    st->ok          = atomic_load(&l->ok);
+    st->fail        = atomic_load(&l->fail);
+    st->fail_reused = atomic_load(&l->fail_reused);
+    st->reconnects  = atomic_load(&l->reconnects);
     pthread_mutex_lock(&l->mu);
     snprintf(st->first_errors, sizeof(st->first_errors), "%s", l->errors);
     pthread_mutex_unlock(&l->mu);

@@ -22,19 +22,19 @@
 #define ZPT_PATH_MAX 512
 
 /* Config used by most tests: one %d, the listen port. */
-#define ZPT_DEFAULT_CONF                                                                          \
-    "worker_processes 2;\n"                                                                       \
-    "worker_cpu_affinity auto;\n"                                                                 \
-    "daemon off;\n"                                                                               \
-    "pid logs/zproxy.pid;\n"                                                                      \
-    "error_log logs/error.log info;\n"                                                            \
-    "events { worker_connections 4096; }\n"                                                       \
-    "http {\n"                                                                                    \
-    "    access_log logs/access.log;\n"                                                           \
-    "    server {\n"                                                                              \
-    "        listen 127.0.0.1:%d;\n"                                                              \
-    "        route / { return 200 \"hello\\n\"; }\n"                                              \
-    "    }\n"                                                                                     \
+#define ZPT_DEFAULT_CONF                                                                           \
+    "worker_processes 2;\n"                                                                        \
+    "worker_cpu_affinity auto;\n"                                                                  \
+    "daemon off;\n"                                                                                \
+    "pid logs/zproxy.pid;\n"                                                                       \
+    "error_log logs/error.log info;\n"                                                             \
+    "events { worker_connections 4096; }\n"                                                        \
+    "http {\n"                                                                                     \
+    "    access_log logs/access.log;\n"                                                            \
+    "    server {\n"                                                                               \
+    "        listen 127.0.0.1:%d;\n"                                                               \
+    "        route / { return 200 \"hello\\n\"; }\n"                                               \
+    "    }\n"                                                                                      \
     "}\n"
 
 /* ---- setup, environment --------------------------------------------------- */
@@ -54,17 +54,17 @@ void zpt_init(void);
  * main() of a test file: runs suite_fn() (returning a Suite *) with the
  * harness set up, exit status 0 only if every test passed.
  */
-#define ZPT_MAIN(suite_fn)                                                                        \
-    int main(void)                                                                                \
-    {                                                                                             \
-        SRunner *sr;                                                                              \
-        int      failed;                                                                          \
-        zpt_init();                                                                               \
-        sr = srunner_create(suite_fn());                                                          \
-        srunner_run_all(sr, CK_NORMAL);                                                           \
-        failed = srunner_ntests_failed(sr);                                                       \
-        srunner_free(sr);                                                                         \
-        return failed == 0 ? 0 : 1;                                                               \
+#define ZPT_MAIN(suite_fn)                                                                         \
+    int main(void)                                                                                 \
+    {                                                                                              \
+        SRunner *sr;                                                                               \
+        int      failed;                                                                           \
+        zpt_init();                                                                                \
+        sr = srunner_create(suite_fn());                                                           \
+        srunner_run_all(sr, CK_NORMAL);                                                            \
+        failed = srunner_ntests_failed(sr);                                                        \
+        srunner_free(sr);                                                                          \
+        return failed == 0 ? 0 : 1;                                                                \
     }
 
 /* Absolute path of the binary under test (env ZP_BIN, else ./objs/zproxy). */
@@ -110,8 +110,7 @@ int zpt_ncpus(void);
 int zpt_prefix_make(char *buf, size_t size);
 
 /* Writes a printf-formatted file (truncating). Returns 0 or -1. */
-int zpt_write_file(const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int zpt_write_file(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * Reads a whole file into a malloc()ed NUL-terminated buffer; *len (if not
@@ -130,6 +129,12 @@ int zpt_count_lines(const char *path, const char *substr);
 
 /* 1 if some line of path contains both a and b (b may be NULL). */
 int zpt_file_has_line(const char *path, const char *a, const char *b);
+
+/*
+ * Number of error-log lines at level crit, alert or emerg in path; the
+ * first of them is copied to first (if not NULL).
+ */
+int zpt_log_severe(const char *path, char *first, size_t size);
 
 /* Waits (bounded by ms) until zpt_file_has_line(path, a, b). Returns 1/0. */
 int zpt_wait_file_line(const char *path, const char *a, const char *b, int ms);
@@ -267,14 +272,14 @@ void zpt_srv_dump(const zpt_srv_t *s);
 /* ---- HTTP/1.1 client ------------------------------------------------------------- */
 
 typedef struct {
-    int    status;             /* e.g. 200 */
-    int    conn_close;         /* response had "Connection: close" */
-    long   content_length;     /* -1 if absent */
-    char   headers[4096];      /* status line + headers, NUL-terminated */
-    char   body[65536];        /* NUL-terminated (truncated if larger) */
+    int    status;         /* e.g. 200 */
+    int    conn_close;     /* response had "Connection: close" */
+    long   content_length; /* -1 if absent */
+    char   headers[4096];  /* status line + headers, NUL-terminated */
+    char   body[65536];    /* NUL-terminated (truncated if larger) */
     size_t body_len;
-    char   error[256];         /* why the call failed */
-    size_t received;           /* bytes received for this response */
+    char   error[256]; /* why the call failed */
+    size_t received;   /* bytes received for this response */
 } zpt_resp_t;
 
 /*
@@ -307,9 +312,12 @@ int zpt_wait_closed(int fd, int ms);
 typedef struct zpt_load_s zpt_load_t;
 
 typedef struct {
-    long ok;         /* responses with the expected status */
-    long fail;       /* anything else (see zpt_load_start) */
-    long reconnects; /* reconnects after "Connection: close" (not failures) */
+    long ok;                 /* responses with the expected status */
+    long fail;               /* anything else (see zpt_load_start) */
+    long fail_reused;        /* failures of a request sent on a connection that had
+                                already served a keep-alive response: a draining
+                                worker must answer those (with Connection: close) */
+    long reconnects;         /* reconnects after "Connection: close" (not failures) */
     char first_errors[1024]; /* the first few failure descriptions */
 } zpt_load_stats_t;
 
