@@ -722,6 +722,28 @@ zp_conf_set_size_slot(zp_conf_t *cf, zp_command_t *cmd, void *conf)
 }
 
 
+/* a size held in off_t: bodies may be larger than memory */
+char *
+zp_conf_set_off_slot(zp_conf_t *cf, zp_command_t *cmd, void *conf)
+{
+    off_t    *op    = (off_t *) ((char *) conf + cmd->offset);
+    zp_str_t *value = cf->args->elts;
+    ssize_t   n;
+
+    if (*op != ZP_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    n = zp_parse_size(&value[1]);
+    if (n == ZP_ERROR) {
+        return zp_conf_invalid_value(cf, 1);
+    }
+    *op = (off_t) n;
+
+    return zp_conf_post(cf, cmd, op);
+}
+
+
 char *
 zp_conf_set_msec_slot(zp_conf_t *cf, zp_command_t *cmd, void *conf)
 {

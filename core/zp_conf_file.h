@@ -202,6 +202,7 @@ char *zp_conf_set_flag_slot(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 char *zp_conf_set_str_slot(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 char *zp_conf_set_num_slot(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 char *zp_conf_set_size_slot(zp_conf_t *cf, zp_command_t *cmd, void *conf);
+char *zp_conf_set_off_slot(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 char *zp_conf_set_msec_slot(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 char *zp_conf_set_sec_slot(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 char *zp_conf_set_enum_slot(zp_conf_t *cf, zp_command_t *cmd, void *conf);

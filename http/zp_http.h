@@ -12,7 +12,10 @@
 #include <zp_config.h>
 #include <zp_core.h>
 
-typedef struct zp_http_request_s zp_http_request_t;
+#include <zp_http_request.h>
+#include <zp_http_parse.h>
+#include <zp_http_router.h>
+#include <zp_http_variables.h>
 
 #define ZP_HTTP_MODULE    0x50545448 /* "HTTP" */
 #define ZP_HTTP_MAIN_CONF 0x02000000
@@ -119,6 +122,9 @@ typedef struct {
     zp_array_t       servers; /* zp_http_core_srv_conf_t * */
     zp_array_t       addrs;   /* zp_http_addr_t */
     zp_http_phase_t  phases[ZP_HTTP_PHASES];
+    zp_hash_t        headers_in_hash;   /* known request headers */
+    zp_array_t       variables;         /* zp_http_variable_t, by index */
+    zp_array_t       variables_keys;    /* zp_http_variable_t, every defined one */
 } zp_http_core_main_conf_t;
 
 typedef struct {
@@ -127,16 +133,19 @@ typedef struct {
     zp_array_t           routes;       /* zp_http_core_rte_conf_t * */
     zp_http_conf_ctx_t  *ctx;
 
+    zp_http_router_t    *router;
+
     size_t               client_header_buffer_size;
+    size_t               large_client_header_buffer_size;
     zp_msec_t            client_header_timeout;
+    zp_flag_t            merge_slashes;
 
     zp_str_t             file_name;
     zp_uint_t            line;
 } zp_http_core_srv_conf_t;
 
 typedef struct {
-    zp_str_t            name;           /* the route's path */
-    unsigned            exact:1;
+    zp_http_route_def_t def;            /* pattern, type, methods, header conditions */
     void              **rte_conf;       /* this route's confs, for the request */
 
     zp_http_handler_pt  handler;        /* the content handler */
@@ -144,51 +153,18 @@ typedef struct {
     zp_msec_t           keepalive_timeout;
     zp_uint_t           keepalive_requests;
     zp_msec_t           send_timeout;
+    zp_msec_t           client_body_timeout;
+    off_t               client_max_body_size;
+
+    zp_str_t            file_name;      /* where the route is, for errors */
+    zp_uint_t           line;
 } zp_http_core_rte_conf_t;
 
-struct zp_http_request_s {
-    zp_connection_t   *connection;
-    zp_pool_t         *pool;
-    zp_buf_t          *header_in;
+zp_int_t zp_http_headers_in_init(zp_conf_t *cf);
 
-    void             **main_conf;
-    void             **srv_conf;
-    void             **rte_conf;
 
-    zp_str_t           request_line;
-    zp_str_t           method_name;
-    zp_str_t           uri;
-    zp_str_t           args;
-    zp_str_t           http_protocol;
-    zp_str_t           host;
-    zp_str_t           user_agent;
-    zp_str_t           referer;
-    zp_uint_t          http_version;   /* 1000 or 1001 */
-
-    off_t              content_length_n;
-
-    zp_uint_t          status;
-    off_t              body_bytes_sent;
-    zp_msec_t          start_msec;
-    time_t             start_sec;
-
-    zp_chain_t        *out;            /* what is left to send */
-
-    unsigned           keepalive:1;
-    unsigned           lingering_close:1;
-    unsigned           header_only:1;
-    unsigned           logged:1;
-};
-
-#define ZP_HTTP_VERSION_10 1000
-#define ZP_HTTP_VERSION_11 1001
-
-/* Answers r with status and a small body (may be NULL) and finishes it. */
-void zp_http_send_response(zp_http_request_t *r, zp_uint_t status, zp_str_t *content_type,
-                           zp_str_t *body);
 void zp_http_init_connection(zp_connection_t *c);
 zp_int_t zp_http_add_handler(zp_conf_t *cf, zp_http_phases_e phase, zp_http_handler_pt h);
-const char *zp_http_status_line(zp_uint_t status, size_t *len);
 u_char *zp_http_log_error(zp_log_t *log, u_char *buf, size_t len);
 
 extern zp_module_t zp_http_module;

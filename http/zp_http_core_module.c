@@ -16,6 +16,10 @@ static char *zp_http_core_route(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 static char *zp_http_core_listen(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 static char *zp_http_core_server_name(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 static char *zp_http_core_keepalive_requests(zp_conf_t *cf, void *post, void *data);
+static char *zp_http_core_methods(zp_conf_t *cf, zp_command_t *cmd, void *conf);
+static char *zp_http_core_match_header(zp_conf_t *cf, zp_command_t *cmd, void *conf);
+static zp_int_t zp_http_core_preconfiguration(zp_conf_t *cf);
+static zp_int_t zp_http_core_build_router(zp_conf_t *cf, zp_http_core_srv_conf_t *cscf);
 
 static zp_conf_post_t zp_http_core_keepalive_requests_post = {zp_http_core_keepalive_requests};
 
@@ -34,6 +38,21 @@ static zp_command_t zp_http_core_commands[] = {
     {zp_string("client_header_timeout"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_TAKE1,
      zp_conf_set_msec_slot, ZP_HTTP_SRV_CONF_OFFSET,
      offsetof(zp_http_core_srv_conf_t, client_header_timeout), NULL},
+    {zp_string("merge_slashes"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_FLAG,
+     zp_conf_set_flag_slot, ZP_HTTP_SRV_CONF_OFFSET,
+     offsetof(zp_http_core_srv_conf_t, merge_slashes), NULL},
+    {zp_string("methods"), ZP_HTTP_RTE_CONF | ZP_CONF_1MORE, zp_http_core_methods,
+     ZP_HTTP_RTE_CONF_OFFSET, 0, NULL},
+    {zp_string("match_header"), ZP_HTTP_RTE_CONF | ZP_CONF_TAKE12, zp_http_core_match_header,
+     ZP_HTTP_RTE_CONF_OFFSET, 0, NULL},
+    {zp_string("client_max_body_size"),
+     ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_HTTP_RTE_CONF | ZP_CONF_TAKE1,
+     zp_conf_set_off_slot, ZP_HTTP_RTE_CONF_OFFSET,
+     offsetof(zp_http_core_rte_conf_t, client_max_body_size), NULL},
+    {zp_string("client_body_timeout"),
+     ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_HTTP_RTE_CONF | ZP_CONF_TAKE1,
+     zp_conf_set_msec_slot, ZP_HTTP_RTE_CONF_OFFSET,
+     offsetof(zp_http_core_rte_conf_t, client_body_timeout), NULL},
     {zp_string("keepalive_timeout"),
      ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_HTTP_RTE_CONF | ZP_CONF_TAKE1,
      zp_conf_set_msec_slot, ZP_HTTP_RTE_CONF_OFFSET,
@@ -49,7 +68,7 @@ static zp_command_t zp_http_core_commands[] = {
     ZP_COMMAND_END};
 
 static zp_http_module_t zp_http_core_module_ctx = {
-    NULL,
+    zp_http_core_preconfiguration,
     NULL,
     zp_http_core_create_main_conf,
     NULL,
@@ -99,6 +118,7 @@ zp_http_core_create_srv_conf(zp_conf_t *cf)
 
     cscf->client_header_buffer_size = ZP_CONF_UNSET_SIZE;
     cscf->client_header_timeout     = ZP_CONF_UNSET_MSEC;
+    cscf->merge_slashes             = ZP_CONF_UNSET;
 
     if (cf->conf_file) {
         cscf->file_name = cf->conf_file->file.name;
@@ -121,6 +141,7 @@ zp_http_core_merge_srv_conf(zp_conf_t *cf, void *parent, void *child)
     zp_conf_merge_size_value(conf->client_header_buffer_size, prev->client_header_buffer_size,
                              8192);
     zp_conf_merge_msec_value(conf->client_header_timeout, prev->client_header_timeout, 60000);
+    zp_conf_merge_value(conf->merge_slashes, prev->merge_slashes, 1);
 
     if (conf->client_header_buffer_size < 256) {
         zp_conf_log_error(ZP_LOG_EMERG, cf, 0,
@@ -147,7 +168,50 @@ zp_http_core_merge_srv_conf(zp_conf_t *cf, void *parent, void *child)
         lo->line      = conf->line;
     }
 
+    if (conf->ctx && zp_http_core_build_router(cf, conf) != ZP_OK) {
+        return ZP_CONF_ERROR;
+    }
+
     return ZP_CONF_OK;
+}
+
+
+/* The server's routes, in the order written, into its route table; an
+ * error points at the route directive. */
+static zp_int_t
+zp_http_core_build_router(zp_conf_t *cf, zp_http_core_srv_conf_t *cscf)
+{
+    char                      err[256];
+    zp_uint_t                 i;
+    zp_conf_file_t            where, *saved;
+    zp_http_core_rte_conf_t **rtes;
+
+    cscf->router = zp_http_router_create(cf->pool, cf->log);
+    if (cscf->router == NULL) {
+        return ZP_ERROR;
+    }
+
+    saved = cf->conf_file;
+    rtes  = cscf->routes.elts;
+
+    for (i = 0; i < cscf->routes.nelts; i++) {
+        if (zp_http_router_add(cscf->router, &rtes[i]->def, err, sizeof(err)) != ZP_OK) {
+            zp_memzero(&where, sizeof(where));
+            where.file.name = rtes[i]->file_name;
+            where.line      = rtes[i]->line;
+            cf->conf_file   = &where;
+            zp_conf_log_error(ZP_LOG_EMERG, cf, 0, "%s", err);
+            cf->conf_file = saved;
+            return ZP_ERROR;
+        }
+    }
+
+    if (zp_http_router_compile(cscf->router) != ZP_OK) {
+        zp_conf_log_error(ZP_LOG_EMERG, cf, 0, "could not build the route table");
+        return ZP_ERROR;
+    }
+
+    return ZP_OK;
 }
 
 
@@ -160,9 +224,11 @@ zp_http_core_create_rte_conf(zp_conf_t *cf)
         return NULL;
     }
 
-    rcf->keepalive_timeout  = ZP_CONF_UNSET_MSEC;
-    rcf->keepalive_requests = ZP_CONF_UNSET_UINT;
-    rcf->send_timeout       = ZP_CONF_UNSET_MSEC;
+    rcf->keepalive_timeout    = ZP_CONF_UNSET_MSEC;
+    rcf->keepalive_requests   = ZP_CONF_UNSET_UINT;
+    rcf->send_timeout         = ZP_CONF_UNSET_MSEC;
+    rcf->client_body_timeout  = ZP_CONF_UNSET_MSEC;
+    rcf->client_max_body_size = ZP_CONF_UNSET;
 
     return rcf;
 }
@@ -179,6 +245,8 @@ zp_http_core_merge_rte_conf(zp_conf_t *cf, void *parent, void *child)
     zp_conf_merge_msec_value(conf->keepalive_timeout, prev->keepalive_timeout, 75000);
     zp_conf_merge_uint_value(conf->keepalive_requests, prev->keepalive_requests, 1000);
     zp_conf_merge_msec_value(conf->send_timeout, prev->send_timeout, 60000);
+    zp_conf_merge_msec_value(conf->client_body_timeout, prev->client_body_timeout, 60000);
+    zp_conf_merge_value(conf->client_max_body_size, prev->client_max_body_size, 1024 * 1024);
 
     if (conf->handler == NULL) {
         conf->handler = prev->handler;
@@ -284,7 +352,7 @@ zp_http_core_route(zp_conf_t *cf, zp_command_t *cmd, void *dummy)
     zp_conf_t                 pcf;
     zp_http_module_t         *module;
     zp_http_conf_ctx_t       *ctx, *pctx;
-    zp_http_core_rte_conf_t  *rcf, **rcfp, **all;
+    zp_http_core_rte_conf_t  *rcf, **rcfp;
     zp_http_core_srv_conf_t  *cscf;
 
     (void) cmd;
@@ -321,34 +389,30 @@ zp_http_core_route(zp_conf_t *cf, zp_command_t *cmd, void *dummy)
 
     rcf           = ctx->rte_conf[zp_http_core_module.ctx_index];
     rcf->rte_conf = ctx->rte_conf;
+    rcf->def.data = rcf;
+    rcf->file_name = cf->conf_file->file.name;
+    rcf->line      = cf->conf_file->line;
 
     if (cf->args->nelts == 3) {
-        if (value[1].len != 1 || value[1].data[0] != '=') {
+        if (value[1].len == 1 && value[1].data[0] == '=') {
+            rcf->def.type = ZP_HTTP_ROUTE_EXACT;
+        } else if (value[1].len == 1 && value[1].data[0] == '~') {
+            rcf->def.type = ZP_HTTP_ROUTE_REGEX;
+        } else if (value[1].len == 2 && value[1].data[0] == '~' && value[1].data[1] == '*') {
+            rcf->def.type = ZP_HTTP_ROUTE_REGEX_CASELESS;
+        } else {
             return zp_conf_invalid_value(cf, 1);
         }
-        rcf->exact = 1;
-        path       = &value[2];
+        path = &value[2];
     } else {
-        path = &value[1];
+        /* the router tells a pattern (":param", "*") from a plain prefix */
+        rcf->def.type = ZP_HTTP_ROUTE_PREFIX;
+        path          = &value[1];
     }
 
-    if (path->len == 0 || path->data[0] != '/') {
-        zp_conf_log_error(ZP_LOG_EMERG, cf, 0, "route \"%V\" must start with \"/\"", path);
-        return ZP_CONF_ERROR;
-    }
-
-    rcf->name = *path;
+    rcf->def.pattern = *path;
 
     cscf = pctx->srv_conf[zp_http_core_module.ctx_index];
-    all  = cscf->routes.elts;
-
-    for (i = 0; i < cscf->routes.nelts; i++) {
-        if (all[i]->exact == rcf->exact && all[i]->name.len == rcf->name.len
-            && zp_strncmp(all[i]->name.data, rcf->name.data, rcf->name.len) == 0) {
-            zp_conf_log_error(ZP_LOG_EMERG, cf, 0, "duplicate route \"%V\"", &rcf->name);
-            return ZP_CONF_ERROR;
-        }
-    }
 
     rcfp = zp_array_push(&cscf->routes);
     if (rcfp == NULL) {
@@ -490,4 +554,121 @@ zp_http_core_server_name(zp_conf_t *cf, zp_command_t *cmd, void *conf)
     }
 
     return ZP_CONF_OK;
+}
+
+
+static const struct {
+    const char *name;
+    zp_uint_t   method;
+} zp_http_core_method_names[] = {
+    {"GET", ZP_HTTP_GET},         {"HEAD", ZP_HTTP_HEAD},   {"POST", ZP_HTTP_POST},
+    {"PUT", ZP_HTTP_PUT},         {"DELETE", ZP_HTTP_DELETE}, {"OPTIONS", ZP_HTTP_OPTIONS},
+    {"PATCH", ZP_HTTP_PATCH},     {"TRACE", ZP_HTTP_TRACE}, {"CONNECT", ZP_HTTP_CONNECT},
+};
+
+
+/* methods GET PUT ...; a route answers other methods with 405 (unless a
+ * less specific route takes them: see docs/routing.md) */
+static char *
+zp_http_core_methods(zp_conf_t *cf, zp_command_t *cmd, void *conf)
+{
+    zp_http_core_rte_conf_t *rcf   = conf;
+    zp_str_t                *value = cf->args->elts;
+    zp_uint_t                i, m;
+
+    (void) cmd;
+
+    if (rcf->def.methods) {
+        return "is duplicate";
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        for (m = 0; m < zp_nelems(zp_http_core_method_names); m++) {
+            if (zp_strcmp(value[i].data, zp_http_core_method_names[m].name) == 0) {
+                rcf->def.methods |= zp_http_core_method_names[m].method;
+                break;
+            }
+        }
+        if (m == zp_nelems(zp_http_core_method_names)) {
+            return zp_conf_invalid_value(cf, i);
+        }
+    }
+
+    /* as everywhere in HTTP, a route that serves GET serves HEAD */
+    if (rcf->def.methods & ZP_HTTP_GET) {
+        rcf->def.methods |= ZP_HTTP_HEAD;
+    }
+
+    return ZP_CONF_OK;
+}
+
+
+/* match_header Name;            the header is present
+ * match_header Name value;      equal to value
+ * match_header Name "~re";      matches re (~* caseless) */
+static char *
+zp_http_core_match_header(zp_conf_t *cf, zp_command_t *cmd, void *conf)
+{
+    zp_http_core_rte_conf_t *rcf   = conf;
+    zp_str_t                *value = cf->args->elts;
+    zp_http_route_header_t  *h;
+    zp_uint_t                i;
+
+    (void) cmd;
+
+    if (rcf->def.headers == NULL) {
+        rcf->def.headers = zp_array_create(cf->pool, 2, sizeof(zp_http_route_header_t));
+        if (rcf->def.headers == NULL) {
+            return ZP_CONF_ERROR;
+        }
+    }
+
+    h = zp_array_push(rcf->def.headers);
+    if (h == NULL) {
+        return ZP_CONF_ERROR;
+    }
+    zp_memzero(h, sizeof(zp_http_route_header_t));
+
+    /* names compare lower-case, as headers arrive in any case */
+    h->name.len  = value[1].len;
+    h->name.data = zp_pnalloc(cf->pool, value[1].len + 1);
+    if (h->name.data == NULL) {
+        return ZP_CONF_ERROR;
+    }
+    for (i = 0; i < value[1].len; i++) {
+        h->name.data[i] = zp_tolower(value[1].data[i]);
+    }
+    h->name.data[h->name.len] = '\0';
+
+    if (cf->args->nelts == 2) {
+        h->type = ZP_HTTP_ROUTE_HEADER_PRESENT;
+        return ZP_CONF_OK;
+    }
+
+    if (value[2].len > 1 && value[2].data[0] == '~') {
+        if (value[2].len > 2 && value[2].data[1] == '*') {
+            h->type       = ZP_HTTP_ROUTE_HEADER_REGEX_CASELESS;
+            h->value.data = value[2].data + 2;
+            h->value.len  = value[2].len - 2;
+        } else {
+            h->type       = ZP_HTTP_ROUTE_HEADER_REGEX;
+            h->value.data = value[2].data + 1;
+            h->value.len  = value[2].len - 1;
+        }
+        return ZP_CONF_OK;
+    }
+
+    h->type  = ZP_HTTP_ROUTE_HEADER_EXACT;
+    h->value = value[2];
+    return ZP_CONF_OK;
+}
+
+
+static zp_int_t
+zp_http_core_preconfiguration(zp_conf_t *cf)
+{
+    if (zp_http_headers_in_init(cf) != ZP_OK) {
+        return ZP_ERROR;
+    }
+    return zp_http_variables_add_core_vars(cf);
 }

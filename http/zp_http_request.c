@@ -1,507 +1,488 @@
 /*
- * zp_http_request.c: HTTP/1.x connections: reading a request head,
- * choosing server and route, running the phases, writing the response,
- * keep-alive and draining.
- *
- * This is the chassis' small parser; the full incremental state machine
- * (chunked bodies, pipelining limits, smuggling rules) replaces
- * zp_http_parse_head() in the HTTP/1.1 engine work.
+ * zp_http_request.c: the protocol-independent request core: request
+ * headers and their rules, server and route selection, the phases,
+ * responses and finalization.
  */
 #include <zp_config.h>
 #include <zp_core.h>
 #include <zp_http.h>
 
-#define ZP_HTTP_LINGERING_TIME 2000
+typedef zp_int_t (*zp_http_header_handler_pt)(zp_http_request_t *r, zp_table_elt_t *h,
+                                              zp_uint_t offset);
 
-static void     zp_http_wait_request_handler(zp_event_t *rev);
-static void     zp_http_process_request(zp_connection_t *c);
-static zp_int_t zp_http_parse_head(zp_http_request_t *r, u_char *end);
-static void     zp_http_find_route(zp_http_request_t *r, zp_http_addr_t *addr);
-static void     zp_http_run_phases(zp_http_request_t *r);
-static void     zp_http_writer(zp_event_t *wev);
-static void     zp_http_finalize(zp_http_request_t *r);
-static void     zp_http_set_keepalive(zp_http_request_t *r);
-static void     zp_http_lingering_close(zp_connection_t *c);
-static void     zp_http_lingering_handler(zp_event_t *rev);
-static void     zp_http_empty_handler(zp_event_t *ev);
-static void     zp_http_close_request(zp_http_request_t *r);
+typedef struct {
+    zp_str_t                  name;
+    zp_uint_t                 offset;
+    zp_http_header_handler_pt handler;
+} zp_http_header_t;
 
+static zp_int_t zp_http_header_first(zp_http_request_t *r, zp_table_elt_t *h, zp_uint_t offset);
+static zp_int_t zp_http_header_unique(zp_http_request_t *r, zp_table_elt_t *h, zp_uint_t offset);
+static zp_int_t zp_http_header_content_length(zp_http_request_t *r, zp_table_elt_t *h,
+                                              zp_uint_t offset);
 
-static zp_http_core_srv_conf_t *
-zp_http_default_server(zp_connection_t *c)
-{
-    zp_http_addr_t *addr = c->listening->servers;
-
-    return addr->default_server;
-}
-
-
-void
-zp_http_init_connection(zp_connection_t *c)
-{
-    zp_http_core_srv_conf_t *cscf = zp_http_default_server(c);
-
-    c->read->handler  = zp_http_wait_request_handler;
-    c->write->handler = zp_http_empty_handler;
-
-    /* a connection without a request yet counts as idle for draining */
-    zp_reusable_connection(c, 1);
-    zp_event_add_timer(c->read, cscf->client_header_timeout);
-}
-
-
-static void
-zp_http_empty_handler(zp_event_t *ev)
-{
-    (void) ev;
-}
-
+#define zp_http_hin(field) offsetof(zp_http_headers_in_t, field)
 
 /*
- * Reads what the client sent into the connection's buffer; the buffer
- * outlives requests, so a pipelined request is already there when the
- * previous one ends.
+ * Headers the core looks at. A second Host or Transfer-Encoding is an
+ * error (a proxy must not guess which one the next hop will believe); a
+ * second Content-Length is accepted only with the same value (RFC 9112
+ * 6.3). Any other header may repeat and is chained.
  */
-static void
-zp_http_wait_request_handler(zp_event_t *rev)
+static zp_http_header_t zp_http_headers_in[] = {
+    {zp_string("host"), zp_http_hin(host), zp_http_header_unique},
+    {zp_string("connection"), zp_http_hin(connection), zp_http_header_first},
+    {zp_string("content-length"), zp_http_hin(content_length), zp_http_header_content_length},
+    {zp_string("transfer-encoding"), zp_http_hin(transfer_encoding), zp_http_header_unique},
+    {zp_string("te"), zp_http_hin(te), zp_http_header_first},
+    {zp_string("expect"), zp_http_hin(expect), zp_http_header_unique},
+    {zp_string("upgrade"), zp_http_hin(upgrade), zp_http_header_first},
+    {zp_string("user-agent"), zp_http_hin(user_agent), zp_http_header_first},
+    {zp_string("referer"), zp_http_hin(referer), zp_http_header_first},
+    {zp_string("authorization"), zp_http_hin(authorization), zp_http_header_unique},
+    {zp_string("x-forwarded-for"), zp_http_hin(x_forwarded_for), zp_http_header_first},
+    {zp_string("x-request-id"), zp_http_hin(x_request_id), zp_http_header_first},
+};
+
+
+zp_int_t
+zp_http_headers_in_init(zp_conf_t *cf)
 {
-    ssize_t                   n;
-    size_t                    size;
-    zp_buf_t                 *b;
-    zp_connection_t          *c = rev->data;
-    zp_http_core_srv_conf_t  *cscf;
+    zp_uint_t                 i;
+    zp_hash_key_t             keys[zp_nelems(zp_http_headers_in)];
+    zp_hash_init_t            hinit;
+    zp_http_core_main_conf_t *cmcf;
 
-    if (rev->timedout || c->close) {
-        zp_close_connection(c);
-        return;
+    cmcf = zp_http_conf_get_module_main_conf(cf, zp_http_core_module);
+
+    for (i = 0; i < zp_nelems(zp_http_headers_in); i++) {
+        keys[i].key      = zp_http_headers_in[i].name;
+        keys[i].key_hash = zp_hash_key_lc(keys[i].key.data, keys[i].key.len);
+        keys[i].value    = &zp_http_headers_in[i];
     }
 
-    cscf = zp_http_default_server(c);
-    size = cscf->client_header_buffer_size;
-    b    = c->buffer;
+    hinit.hash        = &cmcf->headers_in_hash;
+    hinit.key         = NULL;
+    hinit.max_size    = 512;
+    hinit.bucket_size = 64;
+    hinit.name        = "headers_in_hash";
+    hinit.pool        = cf->pool;
+    hinit.temp_pool   = NULL;
 
-    if (b == NULL) {
-        b = zp_create_temp_buf(c->pool, size);
-        if (b == NULL) {
-            zp_close_connection(c);
-            return;
-        }
-        c->buffer = b;
-    }
-
-    for (;;) {
-        if (b->last == b->end) {
-            if (b->pos == b->start) {
-                break; /* full: the request head is too large */
-            }
-            b->last = zp_movemem(b->start, b->pos, b->last - b->pos);
-            b->pos  = b->start;
-        }
-
-        n = recv(c->fd, b->last, b->end - b->last, 0);
-
-        if (n == -1) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                rev->ready = 0;
-                break;
-            }
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno != ECONNRESET) {
-                zp_log_error(ZP_LOG_INFO, c->log, errno, "recv() failed");
-            }
-            zp_close_connection(c);
-            return;
-        }
-
-        if (n == 0) {
-            /* the client closed: normal between requests */
-            zp_close_connection(c);
-            return;
-        }
-
-        b->last += n;
-
-        if ((size_t) n < size) {
-            /* probably drained; edge-triggered epoll tells us if not */
-            break;
-        }
-    }
-
-    if (b->last == b->pos) {
-        return;
-    }
-
-    if (c->reusable) {
-        /* the first bytes of a request: from now on the head must arrive
-         * within client_header_timeout, however slowly it trickles in */
-        zp_reusable_connection(c, 0);
-        zp_event_add_timer(rev, cscf->client_header_timeout);
-    }
-
-    zp_http_process_request(c);
+    return zp_hash_init(&hinit, keys, zp_nelems(zp_http_headers_in));
 }
 
 
-static void
-zp_http_process_request(zp_connection_t *c)
+zp_int_t
+zp_http_add_header_in(zp_http_request_t *r, zp_str_t *name, u_char *lowcase, zp_uint_t hash,
+                      zp_str_t *value)
 {
-    u_char                  *end;
-    zp_int_t                 rc;
-    zp_pool_t               *pool;
-    zp_buf_t                *b = c->buffer;
-    zp_http_request_t       *r;
-    zp_http_core_srv_conf_t *cscf;
+    zp_table_elt_t           *h;
+    zp_http_header_t         *hh;
+    zp_http_core_main_conf_t *cmcf;
 
-    /* a whole head is needed: find the blank line */
-    end = NULL;
-    for (u_char *p = b->pos; p + 1 < b->last; p++) {
-        if (p[0] == LF && p[1] == LF) {
-            end = p + 2;
-            break;
-        }
-        if (p[0] == LF && p[1] == CR && p + 2 < b->last && p[2] == LF) {
-            end = p + 3;
-            break;
-        }
+    h = zp_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return ZP_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (end == NULL) {
-        if (b->last == b->end && b->pos == b->start) {
-            cscf = zp_http_default_server(c);
-            rc   = memchr(b->pos, LF, b->last - b->pos) ? ZP_HTTP_HEADER_TOO_LARGE
-                                                          : ZP_HTTP_REQUEST_URI_TOO_LARGE;
-            (void) cscf;
-            goto early_error;
-        }
-        /* wait for the rest; the header timer runs from the head's first
-         * byte, which for a pipelined head is now */
-        if (!c->read->timer_set) {
-            cscf = zp_http_default_server(c);
-            zp_event_add_timer(c->read, cscf->client_header_timeout);
-        }
-        c->read->handler = zp_http_wait_request_handler;
-        return;
-    }
+    h->hash        = hash;
+    h->key         = *name;
+    h->value       = *value;
+    h->lowcase_key = lowcase;
+    h->next        = NULL;
 
-    rc = ZP_OK;
+    cmcf = zp_http_get_module_main_conf(r, zp_http_core_module);
+    hh   = zp_hash_find(&cmcf->headers_in_hash, hash, lowcase, name->len);
 
-early_error:
-
-    pool = zp_create_pool(4096, c->log);
-    if (pool == NULL) {
-        zp_close_connection(c);
-        return;
-    }
-
-    r = zp_pcalloc(pool, sizeof(zp_http_request_t));
-    if (r == NULL) {
-        zp_destroy_pool(pool);
-        zp_close_connection(c);
-        return;
-    }
-
-    r->pool       = pool;
-    r->connection = c;
-    r->header_in  = b;
-    r->start_msec = zp_current_msec;
-    r->start_sec  = zp_time();
-    r->keepalive  = 0;
-    c->data       = r;
-    c->requests++;
-
-    if (c->read->timer_set) {
-        zp_event_del_timer(c->read);
-    }
-
-    c->read->handler = zp_http_empty_handler;
-
-    cscf        = zp_http_default_server(c);
-    r->main_conf = cscf->ctx->main_conf;
-    r->srv_conf  = cscf->ctx->srv_conf;
-    r->rte_conf  = cscf->ctx->rte_conf;
-
-    if (rc != ZP_OK) {
-        b->pos = b->last;
-        zp_http_send_response(r, (zp_uint_t) rc, NULL, NULL);
-        return;
-    }
-
-    rc = zp_http_parse_head(r, end);
-
-    if (rc != ZP_OK) {
-        b->pos = b->last;
-        r->keepalive = 0;
-        zp_http_send_response(r, (zp_uint_t) rc, NULL, NULL);
-        return;
-    }
-
-    b->pos = end;
-
-    /* the body is not read by this chassis: a body already in the buffer
-     * is skipped, a longer one ends the connection after the answer */
-    if (r->content_length_n > 0) {
-        if (r->content_length_n <= b->last - b->pos) {
-            b->pos += r->content_length_n;
-        } else {
-            b->pos = b->last;
-            r->keepalive = 0;
-            r->lingering_close = 1;
-        }
-    }
-
-    zp_http_find_route(r, c->listening->servers);
-    zp_http_run_phases(r);
+    return hh ? hh->handler(r, h, hh->offset) : ZP_OK;
 }
 
 
-static zp_uint_t
-zp_http_token_char(u_char ch)
-{
-    /* RFC 9110 tchar */
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')) {
-        return 1;
-    }
-    return strchr("!#$%&'*+-.^_`|~", ch) != NULL && ch != '\0';
-}
-
-
-/*
- * Parses the request line and headers in [pos, end). Strict: a bare CR,
- * obs-fold, a bad header name, Transfer-Encoding (no request bodies in
- * this chassis) or conflicting Content-Length get 400/501.
- */
 static zp_int_t
-zp_http_parse_head(zp_http_request_t *r, u_char *end)
+zp_http_header_first(zp_http_request_t *r, zp_table_elt_t *h, zp_uint_t offset)
 {
-    u_char  *p, *line, *eol, *colon, *v, *ve, *sp1, *sp2;
-    zp_str_t name, value;
-    off_t    cl;
+    zp_table_elt_t **ph = (zp_table_elt_t **) ((char *) &r->headers_in + offset);
 
-    p = r->header_in->pos;
-
-    /* tolerate empty lines before the request line (RFC 9112 2.2) */
-    while (p < end && (*p == CR || *p == LF)) {
-        p++;
+    while (*ph) {
+        ph = &(*ph)->next;
     }
+    *ph = h;
+    return ZP_OK;
+}
 
-    r->content_length_n = -1;
-    r->http_version     = ZP_HTTP_VERSION_11;
 
-    for (line = p; line < end; line = eol + 1) {
-        eol = memchr(line, LF, end - line);
-        if (eol == NULL) {
-            return ZP_HTTP_BAD_REQUEST;
-        }
+static zp_int_t
+zp_http_header_unique(zp_http_request_t *r, zp_table_elt_t *h, zp_uint_t offset)
+{
+    zp_table_elt_t **ph = (zp_table_elt_t **) ((char *) &r->headers_in + offset);
 
-        ve = eol;
-        if (ve > line && ve[-1] == CR) {
-            ve--;
-        }
-
-        if (memchr(line, CR, ve - line) || memchr(line, '\0', ve - line)) {
-            return ZP_HTTP_BAD_REQUEST;
-        }
-
-        if (line == p) {
-            /* METHOD SP request-target SP HTTP/1.x */
-            r->request_line.data = line;
-            r->request_line.len  = ve - line;
-
-            sp1 = memchr(line, ' ', ve - line);
-            if (sp1 == NULL || sp1 == line) {
-                return ZP_HTTP_BAD_REQUEST;
-            }
-            sp2 = memchr(sp1 + 1, ' ', ve - sp1 - 1);
-            if (sp2 == NULL || sp2 == sp1 + 1 || memchr(sp2 + 1, ' ', ve - sp2 - 1)) {
-                return ZP_HTTP_BAD_REQUEST;
-            }
-
-            for (v = line; v < sp1; v++) {
-                if (!zp_http_token_char(*v)) {
-                    return ZP_HTTP_BAD_REQUEST;
-                }
-            }
-            for (v = sp1 + 1; v < sp2; v++) {
-                if (*v <= 0x20 || *v == 0x7f) {
-                    return ZP_HTTP_BAD_REQUEST;
-                }
-            }
-
-            r->method_name.data   = line;
-            r->method_name.len    = sp1 - line;
-            r->uri.data           = sp1 + 1;
-            r->uri.len            = sp2 - sp1 - 1;
-            r->http_protocol.data = sp2 + 1;
-            r->http_protocol.len  = ve - sp2 - 1;
-
-            if (r->http_protocol.len != 8
-                || zp_strncmp(r->http_protocol.data, "HTTP/1.", 7) != 0) {
-                if (r->http_protocol.len >= 5
-                    && zp_strncmp(r->http_protocol.data, "HTTP/", 5) == 0) {
-                    return ZP_HTTP_VERSION_NOT_SUPPORTED;
-                }
-                return ZP_HTTP_BAD_REQUEST;
-            }
-
-            switch (r->http_protocol.data[7]) {
-            case '0': r->http_version = ZP_HTTP_VERSION_10; break;
-            case '1': r->http_version = ZP_HTTP_VERSION_11; break;
-            default: return ZP_HTTP_VERSION_NOT_SUPPORTED;
-            }
-
-            r->keepalive = (r->http_version == ZP_HTTP_VERSION_11);
-
-            v = memchr(r->uri.data, '?', r->uri.len);
-            if (v) {
-                r->args.data = v + 1;
-                r->args.len  = r->uri.data + r->uri.len - v - 1;
-                r->uri.len   = v - r->uri.data;
-            }
-            continue;
-        }
-
-        if (ve == line) {
-            break; /* the blank line */
-        }
-
-        if (*line == ' ' || *line == '\t') {
-            return ZP_HTTP_BAD_REQUEST; /* obs-fold */
-        }
-
-        colon = memchr(line, ':', ve - line);
-        if (colon == NULL || colon == line) {
-            return ZP_HTTP_BAD_REQUEST;
-        }
-
-        for (v = line; v < colon; v++) {
-            if (!zp_http_token_char(*v)) {
-                return ZP_HTTP_BAD_REQUEST; /* includes "Name :" */
-            }
-        }
-
-        name.data = line;
-        name.len  = colon - line;
-
-        v = colon + 1;
-        while (v < ve && (*v == ' ' || *v == '\t')) {
-            v++;
-        }
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) {
-            ve--;
-        }
-        value.data = v;
-        value.len  = ve - v;
-
-        if (name.len == 4 && zp_strncasecmp(name.data, (u_char *) "host", 4) == 0) {
-            if (r->host.data) {
-                return ZP_HTTP_BAD_REQUEST;
-            }
-            r->host = value;
-
-        } else if (name.len == 10 && zp_strncasecmp(name.data, (u_char *) "connection", 10) == 0) {
-            if (zp_strlcasestrn(value.data, value.data + value.len, (u_char *) "close", 5)) {
-                r->keepalive = 0;
-            } else if (zp_strlcasestrn(value.data, value.data + value.len,
-                                       (u_char *) "keep-alive", 10)) {
-                r->keepalive = 1;
-            }
-
-        } else if (name.len == 14
-                   && zp_strncasecmp(name.data, (u_char *) "content-length", 14) == 0) {
-            cl = zp_atoof(value.data, value.len);
-            if (cl == ZP_ERROR || (r->content_length_n != -1 && r->content_length_n != cl)) {
-                return ZP_HTTP_BAD_REQUEST;
-            }
-            r->content_length_n = cl;
-
-        } else if (name.len == 17
-                   && zp_strncasecmp(name.data, (u_char *) "transfer-encoding", 17) == 0) {
-            /* request bodies come with the HTTP/1.1 engine; refusing
-             * beats guessing where this request ends */
-            r->keepalive = 0;
-            return ZP_HTTP_NOT_IMPLEMENTED;
-
-        } else if (name.len == 10 && zp_strncasecmp(name.data, (u_char *) "user-agent", 10) == 0) {
-            r->user_agent = value;
-
-        } else if (name.len == 7 && zp_strncasecmp(name.data, (u_char *) "referer", 7) == 0) {
-            r->referer = value;
-        }
-    }
-
-    if (r->request_line.len == 0) {
+    if (*ph) {
+        zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
+                     "client sent duplicate header line: \"%V: %V\", previous value: \"%V\"",
+                     &h->key, &h->value, &(*ph)->value);
         return ZP_HTTP_BAD_REQUEST;
     }
 
-    if (r->http_version == ZP_HTTP_VERSION_11 && r->host.data == NULL) {
+    *ph = h;
+    return ZP_OK;
+}
+
+
+static zp_int_t
+zp_http_header_content_length(zp_http_request_t *r, zp_table_elt_t *h, zp_uint_t offset)
+{
+    off_t n;
+
+    (void) offset;
+
+    n = zp_atoof(h->value.data, h->value.len);
+
+    if (n == ZP_ERROR) {
+        zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
+                     "client sent invalid \"Content-Length\" header: \"%V\"", &h->value);
         return ZP_HTTP_BAD_REQUEST;
     }
+
+    if (r->headers_in.content_length) {
+        if (n != r->headers_in.content_length_n) {
+            zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
+                         "client sent conflicting \"Content-Length\" headers");
+            return ZP_HTTP_BAD_REQUEST;
+        }
+        return ZP_OK;
+    }
+
+    r->headers_in.content_length   = h;
+    r->headers_in.content_length_n = n;
+    return ZP_OK;
+}
+
+
+zp_table_elt_t *
+zp_http_find_header_in(zp_http_request_t *r, zp_str_t *lowcase_name)
+{
+    zp_list_iter_t  it = {NULL, 0};
+    zp_table_elt_t *h;
+
+    while ((h = zp_list_next(&r->headers_in.headers, &it))) {
+        if (h->hash && h->key.len == lowcase_name->len
+            && zp_strncmp(h->lowcase_key, lowcase_name->data, lowcase_name->len) == 0) {
+            return h;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* Does the comma-separated list in value hold token (case-insensitive)? */
+static zp_uint_t
+zp_http_list_has(zp_str_t *value, const char *token, size_t len)
+{
+    u_char *p, *last, *start, *end;
+
+    p    = value->data;
+    last = p + value->len;
+
+    while (p < last) {
+        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+        start = p;
+        while (p < last && *p != ',') {
+            p++;
+        }
+        end = p;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+        if ((size_t) (end - start) == len && zp_strncasecmp(start, (u_char *) token, len) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* RFC 9110 7.2 host = uri-host [ ":" port ]; lower-cased, the port and a
+ * trailing dot dropped. */
+static zp_int_t
+zp_http_validate_host(zp_http_request_t *r, zp_str_t *host)
+{
+    u_char    ch, *p, *dst;
+    size_t    i, dot_pos, host_len;
+    zp_uint_t in_brackets;
+
+    in_brackets = 0;
+    dot_pos     = host->len;
+    host_len    = host->len;
+
+    for (i = 0; i < host->len; i++) {
+        ch = host->data[i];
+
+        switch (ch) {
+        case '.':
+            if (dot_pos == i - 1) {
+                return ZP_ERROR;
+            }
+            dot_pos = i;
+            break;
+        case ':':
+            if (!in_brackets) {
+                host_len = i;
+                i        = host->len;
+            }
+            break;
+        case '[':
+            if (i != 0) {
+                return ZP_ERROR;
+            }
+            in_brackets = 1;
+            break;
+        case ']':
+            in_brackets = 0;
+            break;
+        default:
+            if (ch <= 0x20 || ch == 0x7f || ch == '/' || ch == '\\' || ch == '"' || ch == '<'
+                || ch == '>' || ch == '@') {
+                return ZP_ERROR;
+            }
+        }
+    }
+
+    if (in_brackets) {
+        return ZP_ERROR;
+    }
+
+    if (dot_pos == host_len - 1 && host_len > 0) {
+        host_len--;
+    }
+
+    if (host_len == 0) {
+        return ZP_ERROR;
+    }
+
+    dst = zp_pnalloc(r->pool, host_len);
+    if (dst == NULL) {
+        return ZP_ERROR;
+    }
+    for (p = host->data, i = 0; i < host_len; i++) {
+        dst[i] = zp_tolower(p[i]);
+    }
+
+    r->headers_in.server.data = dst;
+    r->headers_in.server.len  = host_len;
+    return ZP_OK;
+}
+
+
+zp_int_t
+zp_http_process_request_headers(zp_http_request_t *r)
+{
+    zp_http_headers_in_t *hin = &r->headers_in;
+    zp_table_elt_t       *h;
+
+    if (hin->host) {
+        /* an absolute-form target already named the server (RFC 9112
+         * 3.2.2); Host must still be valid */
+        zp_str_t saved = r->headers_in.server;
+
+        if (zp_http_validate_host(r, &hin->host->value) != ZP_OK) {
+            zp_log_error(ZP_LOG_INFO, r->connection->log, 0, "client sent invalid host header");
+            return ZP_HTTP_BAD_REQUEST;
+        }
+        if (saved.len) {
+            r->headers_in.server = saved;
+        }
+    } else if (r->http_version >= ZP_HTTP_VERSION_11) {
+        zp_log_error(ZP_LOG_INFO, r->connection->log, 0, "client sent HTTP/1.1 request without "
+                     "\"Host\" header");
+        return ZP_HTTP_BAD_REQUEST;
+    }
+
+    if (hin->transfer_encoding) {
+        if (r->http_version < ZP_HTTP_VERSION_11) {
+            zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
+                         "client sent HTTP/1.0 request with \"Transfer-Encoding\" header");
+            return ZP_HTTP_BAD_REQUEST;
+        }
+
+        if (hin->content_length) {
+            /* the classic desync: each hop could pick a different one */
+            zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
+                         "client sent \"Content-Length\" and \"Transfer-Encoding\" headers");
+            return ZP_HTTP_BAD_REQUEST;
+        }
+
+        if (hin->transfer_encoding->value.len != 7
+            || zp_strncasecmp(hin->transfer_encoding->value.data, (u_char *) "chunked", 7) != 0) {
+            zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
+                         "client sent unknown \"Transfer-Encoding\": \"%V\"",
+                         &hin->transfer_encoding->value);
+            return ZP_HTTP_BAD_REQUEST;
+        }
+
+        hin->chunked = 1;
+    }
+
+    if (!hin->content_length) {
+        hin->content_length_n = hin->chunked ? -1 : 0;
+    }
+
+    for (h = hin->connection; h; h = h->next) {
+        if (zp_http_list_has(&h->value, "close", 5)) {
+            hin->connection_close = 1;
+        }
+        if (zp_http_list_has(&h->value, "keep-alive", 10)) {
+            hin->connection_keep_alive = 1;
+        }
+    }
+
+    if (hin->expect && r->http_version >= ZP_HTTP_VERSION_11) {
+        if (hin->expect->value.len == 12
+            && zp_strncasecmp(hin->expect->value.data, (u_char *) "100-continue", 12) == 0) {
+            hin->expect_continue = 1;
+        } else {
+            return 417;
+        }
+    }
+
+    r->keepalive = r->http_version >= ZP_HTTP_VERSION_11 ? !hin->connection_close
+                                                          : hin->connection_keep_alive
+                                                                && !hin->connection_close;
 
     return ZP_OK;
 }
 
 
-/* The server by Host among those on the address, then the route with the
- * longest matching prefix (an exact route wins over any prefix). */
-static void
-zp_http_find_route(zp_http_request_t *r, zp_http_addr_t *addr)
+/* Names: exact first, then the longest "*.example.com" wildcard. */
+static zp_http_core_srv_conf_t *
+zp_http_find_server(zp_http_request_t *r, zp_http_addr_t *addr)
 {
-    size_t                    hlen;
-    u_char                   *colon;
+    zp_str_t                 *host = &r->headers_in.server, *names;
     zp_uint_t                 i, j;
-    zp_str_t                 *names;
-    zp_http_core_srv_conf_t **srvs, *cscf;
-    zp_http_core_rte_conf_t **rtes, *best;
+    size_t                    best_len;
+    zp_http_core_srv_conf_t **srvs, *best;
 
-    cscf = addr->default_server;
+    if (host->len == 0 || addr->servers.nelts == 1) {
+        return addr->default_server;
+    }
 
-    if (r->host.len && addr->servers.nelts > 1) {
-        colon = memchr(r->host.data, ':', r->host.len);
-        hlen  = colon ? (size_t) (colon - r->host.data) : r->host.len;
-        srvs  = addr->servers.elts;
+    srvs     = addr->servers.elts;
+    best     = NULL;
+    best_len = 0;
 
-        for (i = 0; i < addr->servers.nelts; i++) {
-            names = srvs[i]->server_names.elts;
-            for (j = 0; j < srvs[i]->server_names.nelts; j++) {
-                if (names[j].len == hlen
-                    && zp_strncasecmp(names[j].data, r->host.data, hlen) == 0) {
-                    cscf = srvs[i];
-                    goto found;
-                }
+    for (i = 0; i < addr->servers.nelts; i++) {
+        names = srvs[i]->server_names.elts;
+
+        for (j = 0; j < srvs[i]->server_names.nelts; j++) {
+            if (names[j].len == host->len
+                && zp_strncmp(names[j].data, host->data, host->len) == 0) {
+                return srvs[i];
+            }
+
+            /* "*.example.com" matches "a.example.com" and "a.b.example.com" */
+            if (names[j].len > 2 && names[j].data[0] == '*' && names[j].data[1] == '.'
+                && host->len > names[j].len - 1 && names[j].len > best_len
+                && zp_strncmp(host->data + host->len - (names[j].len - 1), names[j].data + 1,
+                              names[j].len - 1) == 0) {
+                best     = srvs[i];
+                best_len = names[j].len;
             }
         }
     }
 
-found:
+    return best ? best : addr->default_server;
+}
 
+
+static zp_str_t *
+zp_http_route_header(void *ctx, zp_str_t *lowcase_name)
+{
+    zp_table_elt_t *h = zp_http_find_header_in(ctx, lowcase_name);
+
+    return h ? &h->value : NULL;
+}
+
+
+static zp_uint_t
+zp_http_allow_header(zp_http_request_t *r, zp_uint_t methods)
+{
+    u_char    *p, buf[128];
+    zp_uint_t  m;
+    zp_str_t   allow;
+
+    p = buf;
+    for (m = ZP_HTTP_GET; m <= ZP_HTTP_CONNECT; m <<= 1) {
+        if (methods & m) {
+            p = zp_slprintf(p, buf + sizeof(buf), "%s%s", p == buf ? "" : ", ",
+                            zp_http_method_name(m));
+        }
+    }
+
+    allow.len  = p - buf;
+    allow.data = zp_pnalloc(r->pool, allow.len);
+    if (allow.data == NULL) {
+        return ZP_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    zp_memcpy(allow.data, buf, allow.len);
+
+    return zp_http_add_header_out(r, "Allow", &allow) ? ZP_HTTP_NOT_ALLOWED
+                                                       : ZP_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+static void zp_http_run_phases(zp_http_request_t *r);
+
+
+void
+zp_http_process_request(zp_http_request_t *r)
+{
+    zp_int_t                  rc;
+    zp_http_route_match_t    *m;
+    zp_http_core_srv_conf_t  *cscf;
+    zp_http_core_rte_conf_t  *rcf;
+
+    cscf        = zp_http_find_server(r, r->connection->listening->servers);
     r->srv_conf = cscf->ctx->srv_conf;
     r->rte_conf = cscf->ctx->rte_conf;
 
-    best = NULL;
-    rtes = cscf->routes.elts;
-
-    for (i = 0; i < cscf->routes.nelts; i++) {
-        if (rtes[i]->exact) {
-            if (rtes[i]->name.len == r->uri.len
-                && zp_strncmp(rtes[i]->name.data, r->uri.data, r->uri.len) == 0) {
-                best = rtes[i];
-                break;
-            }
-            continue;
-        }
-
-        if (rtes[i]->name.len <= r->uri.len
-            && zp_strncmp(rtes[i]->name.data, r->uri.data, rtes[i]->name.len) == 0
-            && (best == NULL || best->exact == 0) && (best == NULL || rtes[i]->name.len > best->name.len)) {
-            best = rtes[i];
-        }
+    m = zp_palloc(r->pool, sizeof(zp_http_route_match_t));
+    if (m == NULL) {
+        zp_http_finalize_request(r, ZP_HTTP_INTERNAL_SERVER_ERROR);
+        return;
     }
 
-    if (best) {
-        r->rte_conf = best->rte_conf;
+    rc = zp_http_router_find(cscf->router, &r->uri, r->method, zp_http_route_header, r, m);
+
+    if (rc == ZP_OK) {
+        rcf             = m->data;
+        r->rte_conf     = rcf->rte_conf;
+        r->nparams      = m->nparams;
+        r->param_names  = m->param_names;
+        r->param_values = m->param_values;
+        r->ncaptures    = m->ncaptures;
+        zp_memcpy(r->captures, m->captures, sizeof(r->captures));
+
+    } else if (rc == ZP_HTTP_NOT_ALLOWED) {
+        zp_http_finalize_request(r, zp_http_allow_header(r, m->allowed));
+        return;
     }
+
+    rcf = zp_http_get_module_rte_conf(r, zp_http_core_module);
+
+    if (r->headers_in.content_length_n > rcf->client_max_body_size) {
+        zp_log_error(ZP_LOG_ERR, r->connection->log, 0,
+                     "client intended to send too large body: %O bytes",
+                     r->headers_in.content_length_n);
+        r->keepalive = 0;
+        zp_http_finalize_request(r, ZP_HTTP_REQUEST_ENTITY_TOO_LARGE);
+        return;
+    }
+
+    zp_http_run_phases(r);
 }
 
 
@@ -523,31 +504,23 @@ zp_http_run_phases(zp_http_request_t *r)
             if (rc == ZP_DECLINED) {
                 continue;
             }
-            if (rc == ZP_DONE) {
-                return;
+            if (rc == ZP_OK) {
+                break; /* on to the next phase */
             }
-            if (rc >= 100) {
-                zp_http_send_response(r, (zp_uint_t) rc, NULL, NULL);
-                return;
+            /* ZP_DONE: the handler answered (or will); a status: answer it */
+            if (rc != ZP_DONE) {
+                zp_http_finalize_request(r, rc == ZP_ERROR ? ZP_HTTP_INTERNAL_SERVER_ERROR : rc);
             }
-            if (rc == ZP_ERROR) {
-                zp_http_send_response(r, ZP_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL);
-                return;
-            }
-            break; /* ZP_OK: on to the next phase */
+            return;
         }
     }
 
     rcf = zp_http_get_module_rte_conf(r, zp_http_core_module);
+    rc  = rcf->handler ? rcf->handler(r) : ZP_HTTP_NOT_FOUND;
 
-    rc = rcf->handler ? rcf->handler(r) : ZP_HTTP_NOT_FOUND;
-
-    if (rc == ZP_DONE) {
-        return;
+    if (rc != ZP_DONE) {
+        zp_http_finalize_request(r, rc >= 100 ? rc : ZP_HTTP_INTERNAL_SERVER_ERROR);
     }
-
-    zp_http_send_response(r, rc >= 100 ? (zp_uint_t) rc : ZP_HTTP_INTERNAL_SERVER_ERROR, NULL,
-                          NULL);
 }
 
 
@@ -557,10 +530,12 @@ zp_http_status_line(zp_uint_t status, size_t *len)
     const char *s;
 
     switch (status) {
+    case 100: s = "100 Continue"; break;
     case 200: s = "200 OK"; break;
     case 201: s = "201 Created"; break;
     case 202: s = "202 Accepted"; break;
     case 204: s = "204 No Content"; break;
+    case 206: s = "206 Partial Content"; break;
     case 301: s = "301 Moved Permanently"; break;
     case 302: s = "302 Found"; break;
     case 303: s = "303 See Other"; break;
@@ -576,6 +551,7 @@ zp_http_status_line(zp_uint_t status, size_t *len)
     case 411: s = "411 Length Required"; break;
     case 413: s = "413 Content Too Large"; break;
     case 414: s = "414 URI Too Long"; break;
+    case 417: s = "417 Expectation Failed"; break;
     case 429: s = "429 Too Many Requests"; break;
     case 431: s = "431 Request Header Fields Too Large"; break;
     case 500: s = "500 Internal Server Error"; break;
@@ -592,157 +568,152 @@ zp_http_status_line(zp_uint_t status, size_t *len)
 }
 
 
+zp_table_elt_t *
+zp_http_add_header_out(zp_http_request_t *r, const char *name, zp_str_t *value)
+{
+    zp_table_elt_t *h;
+
+    h = zp_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash        = 1;
+    h->key.data    = (u_char *) name;
+    h->key.len     = strlen(name);
+    h->value       = *value;
+    h->lowcase_key = NULL;
+    h->next        = NULL;
+
+    return h;
+}
+
+
+zp_int_t
+zp_http_send_header(zp_http_request_t *r)
+{
+    if (r->header_sent) {
+        zp_log_error(ZP_LOG_ALERT, r->connection->log, 0, "header already sent");
+        return ZP_ERROR;
+    }
+
+    r->header_sent = 1;
+    r->status      = r->headers_out.status;
+
+    if (r->method == ZP_HTTP_HEAD || r->status == 204 || r->status == 304) {
+        r->header_only = 1;
+    }
+
+    return r->proto->send_header(r);
+}
+
+
+zp_int_t
+zp_http_output(zp_http_request_t *r, zp_chain_t *in)
+{
+    zp_chain_t *cl;
+
+    if (r->header_only) {
+        /* nothing of the body goes out, but what is pending (the head) does */
+        return r->proto->send_body(r, NULL);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        r->body_bytes_sent += cl->buf->last - cl->buf->pos;
+    }
+
+    return r->proto->send_body(r, in);
+}
+
+
 /*
- * Builds the whole response in one buffer and writes it. A draining
- * worker (zp_exiting) says "Connection: close" and closes after it: the
- * client learns before it sends another request on this connection.
+ * Builds the whole response from a small in-memory body, which is what
+ * return and every error answer need.
  */
 void
 zp_http_send_response(zp_http_request_t *r, zp_uint_t status, zp_str_t *content_type,
                       zp_str_t *body)
 {
-    u_char                  *p, *last;
-    size_t                   len, slen;
-    zp_buf_t                *b;
-    const char              *sline;
-    zp_str_t                 text = zp_null_string;
-    zp_str_t                 plain = zp_string("text/plain");
-    zp_str_t                 html = zp_string("text/html");
-    u_char                   deflt[128];
-    zp_connection_t         *c = r->connection;
-    zp_http_core_rte_conf_t *rcf;
+    u_char     *p;
+    size_t      slen;
+    zp_buf_t   *b;
+    zp_chain_t  out;
+    const char *sline;
+    zp_str_t    plain = zp_string("text/plain");
+    zp_str_t    html  = zp_string("text/html");
+    zp_str_t    page;
 
-    rcf = zp_http_get_module_rte_conf(r, zp_http_core_module);
-
-    r->status = status;
-
-    if (r->keepalive
-        && (zp_exiting || c->requests >= rcf->keepalive_requests || c->close)) {
-        r->keepalive = 0;
-        r->lingering_close = 1;
+    if (r->header_sent) {
+        /* too late to answer: the client must see a broken response */
+        zp_http_finalize_request(r, ZP_ERROR);
+        return;
     }
 
-    if (!r->keepalive && !r->lingering_close && status < 400) {
-        r->lingering_close = 1;
-    }
-
-    sline = zp_http_status_line(status, &slen);
-
-    if (body == NULL && status >= 400) {
-        /* the customary small HTML error page */
-        p = zp_snprintf(deflt, sizeof(deflt),
-                        "<html><head><title>%s</title></head><body><h1>%s</h1></body></html>\n",
-                        sline ? sline : "Error", sline ? sline : "Error");
-        text.data    = deflt;
-        text.len     = p - deflt;
-        body         = &text;
+    if (status >= 400 && body == NULL) {
+        sline     = zp_http_status_line(status, &slen);
+        page.data = zp_pnalloc(r->pool, 2 * slen + 80);
+        if (page.data == NULL) {
+            zp_http_finalize_request(r, ZP_ERROR);
+            return;
+        }
+        p = zp_sprintf(page.data,
+                       "<html><head><title>%s</title></head><body><h1>%s</h1></body></html>\n",
+                       sline ? sline : "Error", sline ? sline : "Error");
+        page.len     = p - page.data;
+        body         = &page;
         content_type = &html;
     }
 
-    if (body && content_type == NULL) {
-        content_type = &plain;
+    r->headers_out.status           = status;
+    r->headers_out.content_length_n = body ? (off_t) body->len : 0;
+
+    if (body) {
+        r->headers_out.content_type = content_type ? *content_type : plain;
     }
 
-    len = sizeof("HTTP/1.1 ") - 1 + (sline ? slen : 3) + 2 + sizeof("Server: zproxy\r\n") - 1
-          + sizeof("Date: ") - 1 + zp_cached_http_time.len + 2
-          + sizeof("Content-Type: ") - 1 + (content_type ? content_type->len : 0) + 2
-          + sizeof("Content-Length: ") - 1 + ZP_OFF_T_LEN + 2
-          + sizeof("Connection: keep-alive\r\n") - 1 + 2 + (body ? body->len : 0);
+    switch (status) {
+    case ZP_HTTP_BAD_REQUEST:
+    case ZP_HTTP_REQUEST_TIME_OUT:
+    case ZP_HTTP_REQUEST_ENTITY_TOO_LARGE:
+    case ZP_HTTP_REQUEST_URI_TOO_LARGE:
+    case 417:
+    case ZP_HTTP_HEADER_TOO_LARGE:
+    case ZP_HTTP_NOT_IMPLEMENTED:
+    case ZP_HTTP_VERSION_NOT_SUPPORTED:
+        /* the request itself was wrong: the rest of the stream cannot be
+         * trusted to start where this request ends */
+        r->keepalive = 0;
+        break;
+    }
 
-    b = zp_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        zp_http_close_request(r);
+    if (zp_http_send_header(r) == ZP_ERROR) {
+        zp_http_finalize_request(r, ZP_ERROR);
         return;
     }
 
-    p    = b->last;
-    last = b->end;
-
-    if (sline) {
-        p = zp_slprintf(p, last, "HTTP/1.1 %s\r\n", sline);
-    } else {
-        p = zp_slprintf(p, last, "HTTP/1.1 %ui \r\n", status);
-    }
-
-    p = zp_slprintf(p, last, "Server: zproxy\r\nDate: %V\r\n", &zp_cached_http_time);
-
-    if (content_type) {
-        p = zp_slprintf(p, last, "Content-Type: %V\r\n", content_type);
-    }
-
-    if (status >= 200 && status != 204 && status != 304) {
-        p = zp_slprintf(p, last, "Content-Length: %uz\r\n", body ? body->len : 0);
-    }
-
-    p = zp_slprintf(p, last, r->keepalive ? "Connection: keep-alive\r\n\r\n"
-                                          : "Connection: close\r\n\r\n");
-
-    if (body && !r->header_only
-        && !(r->method_name.len == 4 && zp_strncmp(r->method_name.data, "HEAD", 4) == 0)) {
-        p = zp_cpymem(p, body->data, body->len);
-        r->body_bytes_sent = body->len;
-    }
-
-    b->last = p;
-
-    r->out = zp_alloc_chain_link(r->pool);
-    if (r->out == NULL) {
-        zp_http_close_request(r);
-        return;
-    }
-    r->out->buf  = b;
-    r->out->next = NULL;
-
-    c->write->handler = zp_http_writer;
-    zp_http_writer(c->write);
-}
-
-
-static void
-zp_http_writer(zp_event_t *wev)
-{
-    ssize_t                  n;
-    zp_buf_t                *b;
-    zp_connection_t         *c = wev->data;
-    zp_http_request_t       *r = c->data;
-    zp_http_core_rte_conf_t *rcf;
-
-    if (wev->timedout) {
-        zp_log_error(ZP_LOG_INFO, c->log, ETIMEDOUT, "client timed out");
-        zp_http_close_request(r);
-        return;
-    }
-
-    b = r->out->buf;
-
-    while (b->pos < b->last) {
-        n = send(c->fd, b->pos, b->last - b->pos, MSG_NOSIGNAL);
-
-        if (n == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                wev->ready = 0;
-                rcf        = zp_http_get_module_rte_conf(r, zp_http_core_module);
-                zp_event_add_timer(wev, rcf->send_timeout);
-                return;
-            }
-            zp_log_error(ZP_LOG_INFO, c->log, errno, "send() failed");
-            zp_http_close_request(r);
+    if (body && body->len && !r->header_only) {
+        b = zp_calloc_buf(r->pool);
+        if (b == NULL) {
+            zp_http_finalize_request(r, ZP_ERROR);
             return;
         }
+        b->pos = b->start = body->data;
+        b->last = b->end = body->data + body->len;
+        b->memory   = 1;
+        b->last_buf = 1;
+        out.buf     = b;
+        out.next    = NULL;
 
-        b->pos += n;
-        c->sent += n;
+        if (zp_http_output(r, &out) == ZP_ERROR) {
+            zp_http_finalize_request(r, ZP_ERROR);
+            return;
+        }
+    } else if (zp_http_output(r, NULL) == ZP_ERROR) {
+        zp_http_finalize_request(r, ZP_ERROR);
+        return;
     }
 
-    if (wev->timer_set) {
-        zp_event_del_timer(wev);
-    }
-
-    wev->handler = zp_http_empty_handler;
-    zp_http_finalize(r);
+    zp_http_finalize_request(r, ZP_DONE);
 }
 
 
@@ -767,122 +738,25 @@ zp_http_log_request(zp_http_request_t *r)
 }
 
 
-static void
-zp_http_finalize(zp_http_request_t *r)
+void
+zp_http_finalize_request(zp_http_request_t *r, zp_int_t rc)
 {
-    zp_connection_t *c = r->connection;
-
-    zp_http_log_request(r);
-
-    if (r->keepalive) {
-        zp_http_set_keepalive(r);
+    if (rc >= 100) {
+        /* answering consumes the request; the answer finalizes again */
+        zp_http_send_response(r, (zp_uint_t) rc, NULL, NULL);
         return;
     }
 
-    if (r->lingering_close) {
-        zp_destroy_pool(r->pool);
-        c->data = NULL;
-        zp_http_lingering_close(c);
-        return;
+    if (rc == ZP_ERROR) {
+        r->keepalive = 0;
+        if (r->status == 0) {
+            r->status = 499; /* as nginx logs a request the client or an error cut short */
+        }
     }
-
-    zp_http_close_request(r);
-}
-
-
-static void
-zp_http_close_request(zp_http_request_t *r)
-{
-    zp_connection_t *c = r->connection;
 
     if (r->status) {
         zp_http_log_request(r);
     }
 
-    zp_destroy_pool(r->pool);
-    c->data = NULL;
-    zp_close_connection(c);
-}
-
-
-static void
-zp_http_set_keepalive(zp_http_request_t *r)
-{
-    zp_connection_t         *c = r->connection;
-    zp_buf_t                *b = c->buffer;
-    zp_http_core_rte_conf_t *rcf;
-
-    rcf = zp_http_get_module_rte_conf(r, zp_http_core_module);
-
-    zp_destroy_pool(r->pool);
-    c->data = NULL;
-
-    c->read->handler = zp_http_wait_request_handler;
-
-    if (b->pos < b->last) {
-        /* a pipelined request is already here */
-        zp_http_process_request(c);
-        return;
-    }
-
-    b->pos = b->last = b->start;
-
-    zp_reusable_connection(c, 1);
-    zp_event_add_timer(c->read, rcf->keepalive_timeout);
-
-    if (c->read->ready) {
-        zp_http_wait_request_handler(c->read);
-    }
-}
-
-
-/*
- * Closing right after the last response could reset the connection while
- * the client still has data in flight (and a reset can destroy the
- * response in the client's buffers). So: shut down our side, read and
- * drop what still comes for a short while, then close.
- */
-static void
-zp_http_lingering_close(zp_connection_t *c)
-{
-    if (shutdown(c->fd, SHUT_WR) == -1) {
-        zp_close_connection(c);
-        return;
-    }
-
-    c->read->handler  = zp_http_lingering_handler;
-    c->write->handler = zp_http_empty_handler;
-    c->idle_since     = zp_current_msec;
-    zp_event_add_timer(c->read, ZP_HTTP_LINGERING_TIME);
-
-    zp_http_lingering_handler(c->read);
-}
-
-
-static void
-zp_http_lingering_handler(zp_event_t *rev)
-{
-    ssize_t          n;
-    u_char           buf[4096];
-    zp_connection_t *c = rev->data;
-
-    if (rev->timedout || zp_current_msec - c->idle_since >= ZP_HTTP_LINGERING_TIME) {
-        zp_close_connection(c);
-        return;
-    }
-
-    for (;;) {
-        n = recv(c->fd, buf, sizeof(buf), 0);
-        if (n == -1 && errno == EINTR) {
-            continue;
-        }
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            rev->ready = 0;
-            return;
-        }
-        if (n <= 0) {
-            zp_close_connection(c);
-            return;
-        }
-    }
+    r->proto->finalize(r, rc);
 }

@@ -8,9 +8,9 @@
 #include <zp_http.h>
 
 typedef struct {
-    zp_uint_t status;   /* 0: not set */
-    zp_str_t  text;
-    zp_flag_t has_text;
+    zp_uint_t               status;   /* 0: not set */
+    zp_http_complex_value_t text;     /* the body, or the Location of a redirect */
+    zp_flag_t               has_text;
 } zp_http_return_conf_t;
 
 static void     *zp_http_return_create_conf(zp_conf_t *cf);
@@ -84,7 +84,9 @@ zp_http_return(zp_conf_t *cf, zp_command_t *cmd, void *conf)
     rc->status = (zp_uint_t) status;
 
     if (cf->args->nelts == 3) {
-        rc->text     = value[2];
+        if (zp_http_compile_complex_value(cf, &value[2], &rc->text) != ZP_OK) {
+            return ZP_CONF_ERROR;
+        }
         rc->has_text = 1;
     }
 
@@ -95,6 +97,7 @@ zp_http_return(zp_conf_t *cf, zp_command_t *cmd, void *conf)
 static zp_int_t
 zp_http_return_handler(zp_http_request_t *r)
 {
+    zp_str_t               text;
     zp_http_return_conf_t *rc;
 
     rc = zp_http_get_module_rte_conf(r, zp_http_return_module);
@@ -103,6 +106,25 @@ zp_http_return_handler(zp_http_request_t *r)
         return ZP_HTTP_NOT_FOUND;
     }
 
-    zp_http_send_response(r, rc->status, NULL, rc->has_text ? &rc->text : NULL);
+    if (!rc->has_text) {
+        zp_http_send_response(r, rc->status, NULL, NULL);
+        return ZP_DONE;
+    }
+
+    if (zp_http_complex_value(r, &rc->text, &text) != ZP_OK) {
+        return ZP_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* return 301 URL; as in nginx, the text of a redirect is its target */
+    if (rc->status == 301 || rc->status == 302 || rc->status == 303 || rc->status == 307
+        || rc->status == 308) {
+        if (zp_http_add_header_out(r, "Location", &text) == NULL) {
+            return ZP_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        zp_http_send_response(r, rc->status, NULL, NULL);
+        return ZP_DONE;
+    }
+
+    zp_http_send_response(r, rc->status, NULL, &text);
     return ZP_DONE;
 }

@@ -1,7 +1,7 @@
 /*
  * The chassis' minimal HTTP/1.x answer over real sockets: route matching
  * (exact, prefix, longest prefix, none -> 404), HEAD, HTTP/1.0, the strict
- * parser's refusals (no Host, bad method byte, obs-fold, chunked, a head
+ * parser's refusals (no Host, bad method byte, obs-fold, CL with TE, a head
  * over client_header_buffer_size), pipelining, keepalive_requests,
  * keepalive_timeout and client_header_timeout. The workers that served
  * all of it are still the same and still serve.
@@ -534,9 +534,32 @@ START_TEST(test_bad_requests)
     refused(s.port, "GET /api HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  folded\r\n\r\n", 400,
             "obs-fold");
     refused(s.port,
-            "POST /api HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-            "5\r\nhello\r\n0\r\n\r\n",
-            501, "Transfer-Encoding: chunked");
+            "POST /api HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            400, "Content-Length with Transfer-Encoding");
+    refused(s.port,
+            "POST /api HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            400, "unknown transfer coding");
+    refused(s.port,
+            "POST /api HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+            400, "conflicting Content-Length");
+
+    /* a chunked body (with a trailer) is read past, and the connection
+     * serves the next request */
+    {
+        conn_t *c = conn_open(s.port);
+        resp_t  r;
+
+        conn_send(c, "POST /api HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n"
+                     "GET /api HTTP/1.1\r\nHost: x\r\n\r\n");
+        must_read(c, &r, 0, "chunked POST");
+        ck_assert_int_eq(r.status, 200);
+        ck_assert(!r.conn_close);
+        must_read(c, &r, 0, "GET after a chunked POST");
+        ck_assert_int_eq(r.status, 200);
+        conn_close(c);
+    }
 
     /* a head of ~4 KiB against client_header_buffer_size 1k */
     off = snprintf(big, sizeof(big), "GET /api HTTP/1.1\r\nHost: x\r\n");

@@ -840,12 +840,12 @@ START_TEST(test_http_valid)
     ck_assert_uint_eq(srv[0]->routes.nelts, 3);
 
     rte = srv[0]->routes.elts;
-    zpt_assert_str(&rte[0]->name, "/");
-    ck_assert_uint_eq(rte[0]->exact, 0);
+    zpt_assert_str(&rte[0]->def.pattern, "/");
+    ck_assert_uint_eq(rte[0]->def.type, ZP_HTTP_ROUTE_PREFIX);
     ck_assert_uint_eq(rte[0]->send_timeout, 5000);
     ck_assert_uint_eq(rte[0]->keepalive_timeout, 30000);
-    zpt_assert_str(&rte[1]->name, "/");
-    ck_assert_uint_eq(rte[1]->exact, 1);
+    zpt_assert_str(&rte[1]->def.pattern, "/");
+    ck_assert_uint_eq(rte[1]->def.type, ZP_HTTP_ROUTE_EXACT);
     ck_assert_uint_eq(rte[2]->keepalive_requests, 10);
 
     /* one listening socket per address */
@@ -1197,8 +1197,8 @@ START_TEST(test_err_invalid_value)
                      0);
     zpt_expect_err(zpt_main, 3, "invalid parameter \"bogus\"");
 
-    ck_assert_int_eq(zpt_conf_run("events {}\nhttp { server { route ~ /x {} } }\n"), 0);
-    zpt_expect_err(zpt_main, 2, "invalid value \"~\" in \"route\" directive");
+    ck_assert_int_eq(zpt_conf_run("events {}\nhttp { server { route ^~ /x {} } }\n"), 0);
+    zpt_expect_err(zpt_main, 2, "invalid value \"^~\" in \"route\" directive");
 }
 END_TEST
 
@@ -1495,10 +1495,10 @@ START_TEST(test_err_route)
                                   "    }\n"
                                   "}\n"),
                      0);
-    zpt_expect_err(zpt_main, 4, "route \"x\" must start with \"/\"");
+    zpt_expect_err(zpt_main, 4, "route \"x\" does not start with \"/\"");
 
     ck_assert_int_eq(zpt_conf_run("events {}\nhttp { server { route = \"\" {} } }\n"), 0);
-    zpt_expect_err(zpt_main, 2, "route \"\" must start with \"/\"");
+    zpt_expect_err(zpt_main, 2, "route \"\" does not start with \"/\"");
 
     ck_assert_int_eq(zpt_conf_run("events {}\n"
                                   "http {\n"
