@@ -8,6 +8,15 @@
 
 zp_uint_t zp_http_max_module;
 
+zp_http_header_filter_pt zp_http_top_header_filter;
+zp_http_body_filter_pt   zp_http_top_body_filter;
+
+typedef struct {
+    zp_uint_t  order;
+    void      *handler;
+    void     **next;
+} zp_http_filter_reg_t;
+
 static char    *zp_http_block(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 static char    *zp_http_merge_servers(zp_conf_t *cf, zp_http_core_main_conf_t *cmcf,
                                       zp_http_module_t *module, zp_uint_t ctx_index);
@@ -132,6 +141,12 @@ zp_http_block(zp_conf_t *cf, zp_command_t *cmd, void *conf)
         }
     }
 
+    if (zp_array_init(&cmcf->header_filters, cf->pool, 4, sizeof(zp_http_filter_reg_t)) != ZP_OK
+        || zp_array_init(&cmcf->body_filters, cf->pool, 4, sizeof(zp_http_filter_reg_t))
+               != ZP_OK) {
+        return ZP_CONF_ERROR;
+    }
+
     for (m = 0; modules[m]; m++) {
         if (modules[m]->type != ZP_HTTP_MODULE) {
             continue;
@@ -140,6 +155,10 @@ zp_http_block(zp_conf_t *cf, zp_command_t *cmd, void *conf)
         if (module->postconfiguration && module->postconfiguration(cf) != ZP_OK) {
             return ZP_CONF_ERROR;
         }
+    }
+
+    if (zp_http_link_filters(cf) != ZP_OK) {
+        return ZP_CONF_ERROR;
     }
 
     *cf = pcf;
@@ -401,4 +420,78 @@ zp_http_add_listens(zp_conf_t *cf, zp_http_core_main_conf_t *cmcf)
 failed:
     cf->conf_file = saved;
     return ZP_ERROR;
+}
+
+
+static zp_int_t
+zp_http_add_filter(zp_array_t *filters, zp_uint_t order, void *h, void **next)
+{
+    zp_http_filter_reg_t *f = zp_array_push(filters);
+
+    if (f == NULL) {
+        return ZP_ERROR;
+    }
+    f->order   = order;
+    f->handler = h;
+    f->next    = next;
+    return ZP_OK;
+}
+
+
+zp_int_t
+zp_http_add_header_filter(zp_conf_t *cf, zp_uint_t order, zp_http_header_filter_pt h,
+                          zp_http_header_filter_pt *next)
+{
+    zp_http_core_main_conf_t *cmcf = zp_http_conf_get_module_main_conf(cf, zp_http_core_module);
+
+    return zp_http_add_filter(&cmcf->header_filters, order, (void *) h, (void **) next);
+}
+
+
+zp_int_t
+zp_http_add_body_filter(zp_conf_t *cf, zp_uint_t order, zp_http_body_filter_pt h,
+                        zp_http_body_filter_pt *next)
+{
+    zp_http_core_main_conf_t *cmcf = zp_http_conf_get_module_main_conf(cf, zp_http_core_module);
+
+    return zp_http_add_filter(&cmcf->body_filters, order, (void *) h, (void **) next);
+}
+
+
+/* Sorts one chain by order (stable: registration order breaks ties) and
+ * links it; returns the head, or last when nothing is registered. */
+static void *
+zp_http_link_chain(zp_array_t *filters, void *last)
+{
+    zp_uint_t             i, j;
+    zp_http_filter_reg_t *f = filters->elts, t;
+
+    for (i = 1; i < filters->nelts; i++) {
+        for (j = i; j > 0 && f[j - 1].order > f[j].order; j--) {
+            t        = f[j];
+            f[j]     = f[j - 1];
+            f[j - 1] = t;
+        }
+    }
+
+    for (i = 0; i < filters->nelts; i++) {
+        *f[i].next = (i + 1 < filters->nelts) ? f[i + 1].handler : last;
+    }
+
+    return filters->nelts ? f[0].handler : last;
+}
+
+
+zp_int_t
+zp_http_link_filters(zp_conf_t *cf)
+{
+    zp_http_core_main_conf_t *cmcf = zp_http_conf_get_module_main_conf(cf, zp_http_core_module);
+
+    zp_http_top_header_filter =
+        (zp_http_header_filter_pt) zp_http_link_chain(&cmcf->header_filters,
+                                                      (void *) zp_http_write_header_filter);
+    zp_http_top_body_filter =
+        (zp_http_body_filter_pt) zp_http_link_chain(&cmcf->body_filters,
+                                                    (void *) zp_http_write_body_filter);
+    return ZP_OK;
 }

@@ -123,6 +123,8 @@ typedef struct {
     zp_array_t       addrs;   /* zp_http_addr_t */
     zp_http_phase_t  phases[ZP_HTTP_PHASES];
     zp_hash_t        headers_in_hash;   /* known request headers */
+    zp_array_t       header_filters;    /* registered, linked at the end */
+    zp_array_t       body_filters;
     zp_array_t       variables;         /* zp_http_variable_t, by index */
     zp_array_t       variables_keys;    /* zp_http_variable_t, every defined one */
 } zp_http_core_main_conf_t;
@@ -139,6 +141,7 @@ typedef struct {
     size_t               large_client_header_buffer_size;
     zp_msec_t            client_header_timeout;
     zp_flag_t            merge_slashes;
+    zp_flag_t            underscores_in_headers;
 
     zp_str_t             file_name;
     zp_uint_t            line;
@@ -161,6 +164,31 @@ typedef struct {
 } zp_http_core_rte_conf_t;
 
 zp_int_t zp_http_headers_in_init(zp_conf_t *cf);
+
+/*
+ * Output filters: a header filter sees every response head, a body filter
+ * every piece of body, before the protocol writes them. A module
+ * registers in postconfiguration with an order (lower runs first) and the
+ * address of its own "next" pointer, which it calls to pass the response
+ * on; the chain is linked in order when the http block ends, and its last
+ * link is the protocol.
+ */
+typedef zp_int_t (*zp_http_header_filter_pt)(zp_http_request_t *r);
+typedef zp_int_t (*zp_http_body_filter_pt)(zp_http_request_t *r, zp_chain_t *in);
+
+#define ZP_FILTER_ORDER_HEADERS 100  /* add_header and the like */
+#define ZP_FILTER_ORDER_GZIP    200
+
+zp_int_t zp_http_add_header_filter(zp_conf_t *cf, zp_uint_t order, zp_http_header_filter_pt h,
+                                   zp_http_header_filter_pt *next);
+zp_int_t zp_http_add_body_filter(zp_conf_t *cf, zp_uint_t order, zp_http_body_filter_pt h,
+                                 zp_http_body_filter_pt *next);
+zp_int_t zp_http_link_filters(zp_conf_t *cf);
+zp_int_t zp_http_write_header_filter(zp_http_request_t *r);
+zp_int_t zp_http_write_body_filter(zp_http_request_t *r, zp_chain_t *in);
+
+extern zp_http_header_filter_pt zp_http_top_header_filter;
+extern zp_http_body_filter_pt   zp_http_top_body_filter;
 
 
 void zp_http_init_connection(zp_connection_t *c);

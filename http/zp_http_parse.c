@@ -64,11 +64,9 @@ typedef struct {
 } zp_http_method_t;
 
 static const zp_http_method_t zp_http_methods[] = {
-    {3, "GET", ZP_HTTP_GET},         {4, "HEAD", ZP_HTTP_HEAD},
-    {4, "POST", ZP_HTTP_POST},       {3, "PUT", ZP_HTTP_PUT},
-    {6, "DELETE", ZP_HTTP_DELETE},   {7, "OPTIONS", ZP_HTTP_OPTIONS},
-    {5, "PATCH", ZP_HTTP_PATCH},     {5, "TRACE", ZP_HTTP_TRACE},
-    {7, "CONNECT", ZP_HTTP_CONNECT},
+    {3, "GET", ZP_HTTP_GET},     {4, "HEAD", ZP_HTTP_HEAD},     {4, "POST", ZP_HTTP_POST},
+    {3, "PUT", ZP_HTTP_PUT},     {6, "DELETE", ZP_HTTP_DELETE}, {7, "OPTIONS", ZP_HTTP_OPTIONS},
+    {5, "PATCH", ZP_HTTP_PATCH}, {5, "TRACE", ZP_HTTP_TRACE},   {7, "CONNECT", ZP_HTTP_CONNECT},
 };
 
 
@@ -130,9 +128,8 @@ zp_http_parse_schema_ok(u_char *s, size_t len)
         return 0;
     }
 
-    if (zp_tolower(s[0]) != 'h' || zp_tolower(s[1]) != 't' || zp_tolower(s[2]) != 't'
-        || zp_tolower(s[3]) != 'p')
-    {
+    if (zp_tolower(s[0]) != 'h' || zp_tolower(s[1]) != 't' || zp_tolower(s[2]) != 't' ||
+        zp_tolower(s[3]) != 'p') {
         return 0;
     }
 
@@ -776,16 +773,15 @@ invalid:
 
 
 void
-zp_http_parse_relocate(zp_http_parse_t *rp, u_char *old_start, u_char *old_end,
-                       u_char *new_start)
+zp_http_parse_relocate(zp_http_parse_t *rp, u_char *old_start, u_char *old_end, u_char *new_start)
 {
     zp_uint_t i;
     u_char  **f[] = {
-        &rp->request_start, &rp->request_end,       &rp->method_end,      &rp->uri_start,
-        &rp->uri_end,       &rp->args_start,        &rp->schema_start,    &rp->schema_end,
-        &rp->host_start,    &rp->host_end,          &rp->port_start,      &rp->port_end,
-        &rp->path_start,    &rp->header_name_start, &rp->header_name_end, &rp->header_start,
-        &rp->header_end,
+         &rp->request_start, &rp->request_end,       &rp->method_end,      &rp->uri_start,
+         &rp->uri_end,       &rp->args_start,        &rp->schema_start,    &rp->schema_end,
+         &rp->host_start,    &rp->host_end,          &rp->port_start,      &rp->port_end,
+         &rp->path_start,    &rp->header_name_start, &rp->header_name_end, &rp->header_start,
+         &rp->header_end,
     };
 
     for (i = 0; i < zp_nelems(f); i++) {
@@ -800,10 +796,10 @@ zp_int_t
 zp_http_normalize_uri(u_char *uri, size_t len, u_char *dst, size_t *dst_len,
                       zp_uint_t merge_slashes)
 {
-    u_char  *p, *last, *u, *seg, ch;
-    zp_int_t hi, lo;
+    u_char   *p, *last, *u, *seg, ch;
+    zp_int_t  hi, lo;
     zp_uint_t slash;
-    size_t   n;
+    size_t    n;
 
     if (len == 0 || uri[0] != '/') {
         return ZP_ERROR;
@@ -904,8 +900,8 @@ zp_http_parse_chunked(zp_http_chunked_t *ctx, zp_buf_t *b)
     enum {
         sw_chunk_start = 0,
         sw_chunk_size,
-        sw_size_bws,      /* SP/HT after the size: only BWS ";" may follow */
-        sw_ext_bws,       /* after ";" */
+        sw_size_bws, /* SP/HT after the size: only BWS ";" may follow */
+        sw_ext_bws,  /* after ";" */
         sw_ext_name,
         sw_ext_name_bws,  /* BWS after a name: "=" or ";" follows */
         sw_ext_value_bws, /* after "=" */
@@ -1199,7 +1195,7 @@ zp_http_parse_chunked(zp_http_chunked_t *ctx, zp_buf_t *b)
             state = sw_chunk_start;
             break;
 
-        /* trailer fields: the same byte rules as zp_http_parse_header_line() */
+            /* trailer fields: the same byte rules as zp_http_parse_header_line() */
 
         case sw_trailer_start:
             if (ch == CR) {
@@ -1290,8 +1286,8 @@ zp_http_parse_chunked(zp_http_chunked_t *ctx, zp_buf_t *b)
         ctx->length = 2 /* LF LF */;
         break;
     default: /* in the size line */
-        ctx->length = ctx->size ? zp_http_chunked_length(ctx->size, 5 /* LF, LF "0" LF LF */)
-                                : 2 /* LF LF */;
+        ctx->length =
+            ctx->size ? zp_http_chunked_length(ctx->size, 5 /* LF, LF "0" LF LF */) : 2 /* LF LF */;
     }
 
     return ZP_AGAIN;

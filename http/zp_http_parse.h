@@ -60,15 +60,15 @@ typedef struct {
     zp_uint_t method; /* ZP_HTTP_GET ... or ZP_HTTP_UNKNOWN */
     zp_uint_t http_major, http_minor;
 
-    unsigned complex_uri : 1;  /* path has %, "//", "/./", "/../", or ends "/." "/.." */
-    unsigned absolute_uri : 1; /* "http://host[:port]/path" */
-    unsigned asterisk_uri : 1; /* "OPTIONS *" */
+    unsigned complex_uri : 1;   /* path has %, "//", "/./", "/../", or ends "/." "/.." */
+    unsigned absolute_uri : 1;  /* "http://host[:port]/path" */
+    unsigned asterisk_uri : 1;  /* "OPTIONS *" */
     unsigned authority_uri : 1; /* "CONNECT host:port" */
 
     /* header line */
     u_char   *header_name_start, *header_name_end;
-    u_char   *header_start, *header_end; /* value, OWS trimmed on both sides */
-    zp_uint_t header_hash;               /* zp_hash over the whole lower-cased name */
+    u_char   *header_start, *header_end;             /* value, OWS trimmed on both sides */
+    zp_uint_t header_hash;                           /* zp_hash over the whole lower-cased name */
     u_char    lowcase_header[ZP_HTTP_LC_HEADER_LEN]; /* the name's first 32 bytes, lower-cased */
     zp_uint_t lowcase_index; /* bytes in lowcase_header: min(name length, 32) */
 } zp_http_parse_t;

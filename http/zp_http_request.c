@@ -604,12 +604,20 @@ zp_http_send_header(zp_http_request_t *r)
         r->header_only = 1;
     }
 
+    return zp_http_top_header_filter(r);
+}
+
+
+/* The ends of the filter chains: the protocol writes. */
+zp_int_t
+zp_http_write_header_filter(zp_http_request_t *r)
+{
     return r->proto->send_header(r);
 }
 
 
 zp_int_t
-zp_http_output(zp_http_request_t *r, zp_chain_t *in)
+zp_http_write_body_filter(zp_http_request_t *r, zp_chain_t *in)
 {
     zp_chain_t *cl;
 
@@ -623,6 +631,13 @@ zp_http_output(zp_http_request_t *r, zp_chain_t *in)
     }
 
     return r->proto->send_body(r, in);
+}
+
+
+zp_int_t
+zp_http_output(zp_http_request_t *r, zp_chain_t *in)
+{
+    return zp_http_top_body_filter(r, in);
 }
 
 

@@ -275,7 +275,8 @@ zp_http_v1_process_request_line(zp_http_request_t *r, zp_http_parse_t *p)
     r->unparsed_uri.len     = p->uri_end - p->uri_start;
     r->http_protocol.data   = p->request_end - 8;
     r->http_protocol.len    = 8;
-    r->http_version         = p->http_major * 1000 + p->http_minor;
+    /* HTTP/1.2 and later 1.x speak 1.1 to us (RFC 9110 2.5) */
+    r->http_version         = p->http_minor >= 1 ? ZP_HTTP_VERSION_11 : ZP_HTTP_VERSION_10;
 
     if (p->args_start) {
         r->args.data = p->args_start;
@@ -322,12 +323,20 @@ zp_http_v1_process_uri(zp_http_request_t *r, zp_http_parse_t *p)
             r->headers_in.server.len = host.len;
         }
 
-        start = p->port_end ? p->port_end : p->host_end;
-        if (start == NULL || start >= end) {
-            r->uri.data = (u_char *) "/";
-            r->uri.len  = 1;
-            return ZP_OK;
-        }
+    }
+
+    if (p->path_start == NULL) {
+        /* CONNECT's authority-form: nothing to route by */
+        r->uri.data = (u_char *) "/";
+        r->uri.len  = 1;
+        return ZP_OK;
+    }
+
+    start = p->path_start;
+    if (start >= end) {
+        r->uri.data = (u_char *) "/";
+        r->uri.len  = 1;
+        return ZP_OK;
     }
 
     if (!p->complex_uri && !(cscf->merge_slashes && memmem(start, end - start, "//", 2))) {
@@ -363,6 +372,7 @@ zp_http_v1_parse_head(zp_connection_t *c)
     zp_http_v1_ctx_t  *ctx = c->data;
     zp_http_parse_t   *p   = &ctx->parse;
     zp_http_request_t *r;
+    zp_http_core_srv_conf_t *cscf = zp_http_v1_default_server(c);
 
     if (ctx->r == NULL) {
         ctx->r = zp_http_v1_create_request(c);
@@ -407,6 +417,14 @@ zp_http_v1_parse_head(zp_connection_t *c)
             name.len   = p->header_name_end - p->header_name_start;
             value.data = p->header_start;
             value.len  = p->header_end - p->header_start;
+
+            if (!cscf->underscores_in_headers && memchr(name.data, '_', name.len)) {
+                /* as nginx: "X_Forwarded_For" is dropped, so no hop
+                 * behind us can read it as X-Forwarded-For */
+                zp_log_error(ZP_LOG_INFO, c->log, 0, "client sent invalid header line: \"%V\"",
+                             &name);
+                continue;
+            }
 
             lowcase = zp_pnalloc(r->pool, name.len);
             if (lowcase == NULL) {
