@@ -449,10 +449,19 @@ zp_conf_read_token(zp_conf_t *cf)
                     return ZP_ERROR;
                 }
                 if (ch == '\\' && b->pos + 1 < b->last) {
-                    b->pos++;
-                    ch = *b->pos;
-                    if (ch == LF) {
-                        cf->conf_file->line++;
+                    /* as nginx: an escape that means nothing here keeps
+                     * its backslash, so "~ ^/v(\d+)/" reaches PCRE2 whole;
+                     * one that would end the word makes it literal */
+                    switch (b->pos[1]) {
+                    case 'n': case 't': case 'r': case '"': case '\'': case '\\':
+                    case ' ': case ';': case '{': case '}': case LF:
+                        b->pos++;
+                        ch = *b->pos;
+                        ch = ch == 'n' ? LF : ch == 't' ? '\t' : ch == 'r' ? CR : ch;
+                        if (*b->pos == LF) {
+                            cf->conf_file->line++;
+                        }
+                        break;
                     }
                 }
             }
