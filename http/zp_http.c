@@ -275,7 +275,8 @@ zp_http_server_names_clash(zp_http_core_srv_conf_t *a, zp_http_core_srv_conf_t *
     zp_str_t *na = a->server_names.elts, *nb = b->server_names.elts;
     static zp_str_t empty = zp_string("");
 
-    if (a->server_names.nelts == 0 && b->server_names.nelts == 0) {
+    if (a->server_names.nelts == 0 && a->server_regexes == NULL && b->server_names.nelts == 0
+        && b->server_regexes == NULL) {
         *name = &empty;
         return 1;
     }

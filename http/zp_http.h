@@ -132,6 +132,7 @@ typedef struct {
 typedef struct {
     zp_array_t           listen;       /* zp_http_listen_opt_t */
     zp_array_t           server_names; /* zp_str_t, lower-case */
+    zp_array_t          *server_regexes; /* pcre2_code *, for "~re" names */
     zp_array_t           routes;       /* zp_http_core_rte_conf_t * */
     zp_http_conf_ctx_t  *ctx;
 

@@ -6,6 +6,9 @@
 #include <zp_core.h>
 #include <zp_http.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 static void *zp_http_core_create_main_conf(zp_conf_t *cf);
 static void *zp_http_core_create_srv_conf(zp_conf_t *cf);
 static char *zp_http_core_merge_srv_conf(zp_conf_t *cf, void *parent, void *child);
@@ -20,6 +23,7 @@ static char *zp_http_core_methods(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 static char *zp_http_core_match_header(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 static zp_int_t zp_http_core_preconfiguration(zp_conf_t *cf);
 static zp_int_t zp_http_core_build_router(zp_conf_t *cf, zp_http_core_srv_conf_t *cscf);
+static zp_int_t zp_http_core_keep_regex(zp_conf_t *cf, pcre2_code *re);
 
 static zp_conf_post_t zp_http_core_keepalive_requests_post = {zp_http_core_keepalive_requests};
 
@@ -537,14 +541,50 @@ zp_http_core_listen(zp_conf_t *cf, zp_command_t *cmd, void *conf)
 static char *
 zp_http_core_server_name(zp_conf_t *cf, zp_command_t *cmd, void *conf)
 {
-    zp_http_core_srv_conf_t *cscf = conf;
-    zp_str_t                *value, *name;
-    zp_uint_t                i;
+    int                       errcode;
+    PCRE2_SIZE                erroff;
+    pcre2_code               *re, **rep;
+    zp_http_core_srv_conf_t  *cscf = conf;
+    zp_str_t                 *value, *name;
+    zp_uint_t                 i;
+    u_char                    msg[256];
 
     (void) cmd;
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len > 1 && value[i].data[0] == '~') {
+            /* "~^api\d+\.example\.com$": host names are lower-case,
+             * so the pattern is matched caselessly */
+            re = pcre2_compile(value[i].data + 1, value[i].len - 1, PCRE2_CASELESS, &errcode,
+                               &erroff, NULL);
+            if (re == NULL) {
+                pcre2_get_error_message(errcode, msg, sizeof(msg));
+                zp_conf_log_error(ZP_LOG_EMERG, cf, 0,
+                                  "server_name \"%V\" does not compile: %s at offset %uz",
+                                  &value[i], msg, (size_t) erroff);
+                return ZP_CONF_ERROR;
+            }
+            (void) pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+
+            if (zp_http_core_keep_regex(cf, re) != ZP_OK) {
+                return ZP_CONF_ERROR;
+            }
+
+            if (cscf->server_regexes == NULL) {
+                cscf->server_regexes = zp_array_create(cf->pool, 2, sizeof(pcre2_code *));
+                if (cscf->server_regexes == NULL) {
+                    return ZP_CONF_ERROR;
+                }
+            }
+            rep = zp_array_push(cscf->server_regexes);
+            if (rep == NULL) {
+                return ZP_CONF_ERROR;
+            }
+            *rep = re;
+            continue;
+        }
+
         name = zp_array_push(&cscf->server_names);
         if (name == NULL) {
             return ZP_CONF_ERROR;
@@ -559,6 +599,29 @@ zp_http_core_server_name(zp_conf_t *cf, zp_command_t *cmd, void *conf)
     }
 
     return ZP_CONF_OK;
+}
+
+
+static void
+zp_http_core_free_regex(void *data)
+{
+    pcre2_code_free(data);
+}
+
+
+/* compiled patterns live as long as the cycle's pool */
+static zp_int_t
+zp_http_core_keep_regex(zp_conf_t *cf, pcre2_code *re)
+{
+    zp_pool_cleanup_t *cln = zp_pool_cleanup_add(cf->pool, 0);
+
+    if (cln == NULL) {
+        pcre2_code_free(re);
+        return ZP_ERROR;
+    }
+    cln->handler = zp_http_core_free_regex;
+    cln->data    = re;
+    return ZP_OK;
 }
 
 

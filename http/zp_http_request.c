@@ -7,6 +7,9 @@
 #include <zp_core.h>
 #include <zp_http.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 typedef zp_int_t (*zp_http_header_handler_pt)(zp_http_request_t *r, zp_table_elt_t *h,
                                               zp_uint_t offset);
 
@@ -357,7 +360,29 @@ zp_http_process_request_headers(zp_http_request_t *r)
 }
 
 
-/* Names: exact first, then the longest "*.example.com" wildcard. */
+static pcre2_match_data *zp_http_match_data;
+
+
+static zp_int_t
+zp_http_regex_match(pcre2_code *re, zp_str_t *s)
+{
+    int rc;
+
+    /* one match data for the worker: requests are served one at a time */
+    if (zp_http_match_data == NULL) {
+        zp_http_match_data = pcre2_match_data_create(1, NULL);
+        if (zp_http_match_data == NULL) {
+            return ZP_ERROR;
+        }
+    }
+
+    rc = pcre2_match(re, s->data, s->len, 0, 0, zp_http_match_data, NULL);
+    return rc >= 0 ? ZP_OK : ZP_DECLINED;
+}
+
+
+/* Names: exact first, then the longest "*.example.com" wildcard, then
+ * "~regex" names in the order written. */
 static zp_http_core_srv_conf_t *
 zp_http_find_server(zp_http_request_t *r, zp_http_addr_t *addr)
 {
@@ -394,7 +419,27 @@ zp_http_find_server(zp_http_request_t *r, zp_http_addr_t *addr)
         }
     }
 
-    return best ? best : addr->default_server;
+    if (best) {
+        return best;
+    }
+
+    /* then the "~regex" names, in the order written */
+    for (i = 0; i < addr->servers.nelts; i++) {
+        pcre2_code **re;
+
+        if (srvs[i]->server_regexes == NULL) {
+            continue;
+        }
+
+        re = srvs[i]->server_regexes->elts;
+        for (j = 0; j < srvs[i]->server_regexes->nelts; j++) {
+            if (zp_http_regex_match(re[j], host) == ZP_OK) {
+                return srvs[i];
+            }
+        }
+    }
+
+    return addr->default_server;
 }
 
 

@@ -121,32 +121,32 @@ typedef struct {
 } zp_http_router_htab_t;
 
 struct zp_http_router_s {
-    zp_pool_t              *pool;
-    zp_log_t               *log;
+    zp_pool_t *pool;
+    zp_log_t  *log;
 
-    zp_uint_t               nroutes;
-    zp_uint_t               counts[ZP_HTTP_ROUTE_REGEX_CASELESS + 1];
+    zp_uint_t nroutes;
+    zp_uint_t counts[ZP_HTTP_ROUTE_REGEX_CASELESS + 1];
 
-    zp_http_router_htab_t   exact;  /* path -> zp_http_route_t chain */
-    zp_http_router_htab_t   edges;  /* (tnode, segment) -> tnode */
-    zp_http_router_htab_t   dedup;  /* (type, pattern) -> route, for add() */
+    zp_http_router_htab_t exact; /* path -> zp_http_route_t chain */
+    zp_http_router_htab_t edges; /* (tnode, segment) -> tnode */
+    zp_http_router_htab_t dedup; /* (type, pattern) -> route, for add() */
 
     zp_http_router_tnode_t *root;
     zp_uint_t               npatterns;
     zp_http_router_pnode_t *proot;
     zp_uint_t               nprefixes;
 
-    zp_array_t              regex_routes; /* zp_http_route_t * */
-    zp_http_route_t       **regexes;
-    zp_uint_t               nregexes;
-    zp_uint_t               max_groups;
+    zp_array_t        regex_routes; /* zp_http_route_t * */
+    zp_http_route_t **regexes;
+    zp_uint_t         nregexes;
+    zp_uint_t         max_groups;
 
-    zp_array_t              codes; /* pcre2_code *, freed by the cleanup */
-    pcre2_match_data       *md;    /* route regexes */
-    pcre2_match_data       *hmd;   /* header regexes */
+    zp_array_t        codes; /* pcre2_code *, freed by the cleanup */
+    pcre2_match_data *md;    /* route regexes */
+    pcre2_match_data *hmd;   /* header regexes */
 
-    unsigned                jit:1;
-    unsigned                compiled:1;
+    unsigned jit : 1;
+    unsigned compiled : 1;
 };
 
 /* What one lookup carries down the walks. */
@@ -177,14 +177,14 @@ zp_http_router_hash(u_char *p, size_t len)
         h *= 1099511628211ULL;
     }
 
-    return (zp_uint_t) h;
+    return (zp_uint_t)h;
 }
 
 
 static inline zp_uint_t
 zp_http_router_mix(zp_uint_t h, void *owner)
 {
-    return h ^ (zp_uint_t) ((uint64_t) (uintptr_t) owner * 0x9e3779b97f4a7c15ULL);
+    return h ^ (zp_uint_t)((uint64_t)(uintptr_t)owner * 0x9e3779b97f4a7c15ULL);
 }
 
 
@@ -213,9 +213,8 @@ zp_http_router_htab_find(zp_http_router_htab_t *tab, void *owner, zp_uint_t h, u
             return NULL;
         }
 
-        if (s->hash == h && s->owner == owner && s->len == len
-            && (len == 0 || zp_memcmp(s->key, key, len) == 0))
-        {
+        if (s->hash == h && s->owner == owner && s->len == len &&
+            (len == 0 || zp_memcmp(s->key, key, len) == 0)) {
             return s;
         }
     }
@@ -259,8 +258,8 @@ zp_http_router_htab_grow(zp_pool_t *pool, zp_http_router_htab_t *tab)
 /* Finds the slot of key, or adds an empty one (value NULL) that the
  * caller must fill at once. NULL on allocation failure. */
 static zp_http_router_slot_t *
-zp_http_router_htab_insert(zp_pool_t *pool, zp_http_router_htab_t *tab, void *owner,
-                           zp_uint_t h, u_char *key, size_t len)
+zp_http_router_htab_insert(zp_pool_t *pool, zp_http_router_htab_t *tab, void *owner, zp_uint_t h,
+                           u_char *key, size_t len)
 {
     zp_uint_t              i;
     zp_http_router_slot_t *s;
@@ -314,9 +313,8 @@ zp_http_router_create(zp_pool_t *pool, zp_log_t *log)
         return NULL;
     }
 
-    if (zp_array_init(&rt->regex_routes, pool, 4, sizeof(zp_http_route_t *)) != ZP_OK
-        || zp_array_init(&rt->codes, pool, 4, sizeof(pcre2_code *)) != ZP_OK)
-    {
+    if (zp_array_init(&rt->regex_routes, pool, 4, sizeof(zp_http_route_t *)) != ZP_OK ||
+        zp_array_init(&rt->codes, pool, 4, sizeof(pcre2_code *)) != ZP_OK) {
         return NULL;
     }
 
@@ -374,7 +372,7 @@ zp_http_router_error(char *err, size_t errlen, const char *fmt, ...)
     }
 
     va_start(args, fmt);
-    p = zp_vslprintf((u_char *) err, (u_char *) err + errlen - 1, fmt, args);
+    p = zp_vslprintf((u_char *)err, (u_char *)err + errlen - 1, fmt, args);
     va_end(args);
 
     *p = '\0';
@@ -430,18 +428,18 @@ static pcre2_code *
 zp_http_router_regex(zp_http_router_t *rt, zp_str_t *re, zp_uint_t caseless, const char *what,
                      char *err, size_t errlen)
 {
-    int          errcode;
-    PCRE2_SIZE   erroff;
-    PCRE2_UCHAR  msg[128];
-    pcre2_code  *code, **slot;
+    int           errcode;
+    PCRE2_SIZE    erroff;
+    PCRE2_UCHAR   msg[128];
+    pcre2_code   *code, **slot;
     static u_char empty[1];
 
     code = pcre2_compile(re->len ? re->data : empty, re->len, caseless ? PCRE2_CASELESS : 0,
                          &errcode, &erroff, NULL);
     if (code == NULL) {
-        (void) pcre2_get_error_message(errcode, msg, sizeof(msg));
-        zp_http_router_error(err, errlen, "%s \"%V\" does not compile: %s at offset %uz", what,
-                             re, (char *) msg, (size_t) erroff);
+        (void)pcre2_get_error_message(errcode, msg, sizeof(msg));
+        zp_http_router_error(err, errlen, "%s \"%V\" does not compile: %s at offset %uz", what, re,
+                             (char *)msg, (size_t)erroff);
         return NULL;
     }
 
@@ -456,7 +454,7 @@ zp_http_router_regex(zp_http_router_t *rt, zp_str_t *re, zp_uint_t caseless, con
 
     /* without JIT (or if it fails for this pattern) pcre2_match() interprets */
     if (rt->jit) {
-        (void) pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+        (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
     }
 
     return code;
@@ -466,8 +464,8 @@ zp_http_router_regex(zp_http_router_t *rt, zp_str_t *re, zp_uint_t caseless, con
 static zp_int_t
 zp_http_router_param_name(zp_str_t *name)
 {
-    size_t  i;
-    u_char  c;
+    size_t i;
+    u_char c;
 
     if (name->len == 0) {
         return ZP_ERROR;
@@ -476,9 +474,8 @@ zp_http_router_param_name(zp_str_t *name)
     for (i = 0; i < name->len; i++) {
         c = name->data[i];
 
-        if (c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (i > 0 && c >= '0' && c <= '9'))
-        {
+        if (c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (i > 0 && c >= '0' && c <= '9')) {
             continue;
         }
 
@@ -497,7 +494,7 @@ zp_http_router_segment_end(u_char *p, size_t len, size_t pos)
 
     e = (pos < len) ? memchr(p + pos, '/', len - pos) : NULL;
 
-    return e ? (size_t) (e - p) : len;
+    return e ? (size_t)(e - p) : len;
 }
 
 
@@ -508,10 +505,10 @@ zp_http_router_segment_end(u_char *p, size_t len, size_t pos)
 static zp_int_t
 zp_http_router_parse(zp_http_router_t *rt, zp_http_route_t *r, char *err, size_t errlen)
 {
-    u_char    *p;
-    size_t     len, pos, end;
-    zp_str_t   seg, names[ZP_HTTP_ROUTE_MAX_PARAMS];
-    zp_uint_t  n, i, dynamic;
+    u_char   *p;
+    size_t    len, pos, end;
+    zp_str_t  seg, names[ZP_HTTP_ROUTE_MAX_PARAMS];
+    zp_uint_t n, i, dynamic;
 
     p   = r->pattern.data;
     len = r->pattern.len;
@@ -537,6 +534,11 @@ zp_http_router_parse(zp_http_router_t *rt, zp_http_route_t *r, char *err, size_t
     }
 
     if (!dynamic) {
+        if (r->type == ZP_HTTP_ROUTE_PATTERN) {
+            return zp_http_router_error(
+                err, errlen, "route \"%V\" has no \":name\" or \"*\" segment", &r->pattern);
+        }
+
         return ZP_OK;
     }
 
@@ -553,8 +555,7 @@ zp_http_router_parse(zp_http_router_t *rt, zp_http_route_t *r, char *err, size_t
                 break; /* a trailing slash */
             }
 
-            return zp_http_router_error(err, errlen, "empty segment in route \"%V\"",
-                                        &r->pattern);
+            return zp_http_router_error(err, errlen, "empty segment in route \"%V\"", &r->pattern);
         }
 
         if (seg.len == 1 && seg.data[0] == '*') {
@@ -580,15 +581,14 @@ zp_http_router_parse(zp_http_router_t *rt, zp_http_route_t *r, char *err, size_t
         seg.len--;
 
         if (zp_http_router_param_name(&seg) != ZP_OK) {
-            return zp_http_router_error(err, errlen,
-                                        "invalid param name \":%V\" in route \"%V\"", &seg,
-                                        &r->pattern);
+            return zp_http_router_error(err, errlen, "invalid param name \":%V\" in route \"%V\"",
+                                        &seg, &r->pattern);
         }
 
         for (i = 0; i < n; i++) {
             if (zp_str_eq(&names[i], &seg)) {
-                return zp_http_router_error(
-                    err, errlen, "duplicate param \":%V\" in route \"%V\"", &seg, &r->pattern);
+                return zp_http_router_error(err, errlen, "duplicate param \":%V\" in route \"%V\"",
+                                            &seg, &r->pattern);
             }
         }
 
@@ -617,8 +617,8 @@ too_many:
 
 
 static zp_int_t
-zp_http_router_headers(zp_http_router_t *rt, zp_http_route_t *r, zp_array_t *headers,
-                       char *err, size_t errlen)
+zp_http_router_headers(zp_http_router_t *rt, zp_http_route_t *r, zp_array_t *headers, char *err,
+                       size_t errlen)
 {
     zp_uint_t               i;
     zp_http_route_header_t *src, *dst;
@@ -639,9 +639,8 @@ zp_http_router_headers(zp_http_router_t *rt, zp_http_route_t *r, zp_array_t *hea
                                         &r->pattern);
         }
 
-        if (src[i].type < ZP_HTTP_ROUTE_HEADER_PRESENT
-            || src[i].type > ZP_HTTP_ROUTE_HEADER_REGEX_CASELESS)
-        {
+        if (src[i].type < ZP_HTTP_ROUTE_HEADER_PRESENT ||
+            src[i].type > ZP_HTTP_ROUTE_HEADER_REGEX_CASELESS) {
             return zp_http_router_error(err, errlen,
                                         "invalid condition on header \"%V\" in route \"%V\"",
                                         &src[i].name, &r->pattern);
@@ -812,8 +811,7 @@ zp_http_router_pinsert_child(zp_pool_t *pool, zp_http_router_pnode_t *node, zp_u
         node->nalloc   = n;
     }
 
-    zp_memmove(&node->children[i + 1], &node->children[i],
-               (node->nchildren - i) * sizeof(void *));
+    zp_memmove(&node->children[i + 1], &node->children[i], (node->nchildren - i) * sizeof(void *));
     zp_memmove(&node->first[i + 1], &node->first[i], node->nchildren - i);
 
     node->children[i] = child;
@@ -942,9 +940,9 @@ zp_http_router_add(zp_http_router_t *rt, zp_http_route_def_t *def, char *err, si
 
     dup = (def->headers == NULL || def->headers->nelts == 0);
     h   = zp_http_router_mix(zp_http_router_hash(r->pattern.data, r->pattern.len),
-                             (void *) (uintptr_t) r->type);
-    s   = zp_http_router_htab_find(&rt->dedup, (void *) (uintptr_t) r->type, h,
-                                   r->pattern.data, r->pattern.len);
+                             (void *)(uintptr_t)r->type);
+    s   = zp_http_router_htab_find(&rt->dedup, (void *)(uintptr_t)r->type, h, r->pattern.data,
+                                   r->pattern.len);
 
     for (d = s ? s->value : NULL; dup && d; d = d->dup_next) {
         if (d->methods == r->methods && d->nheaders == 0) {
@@ -966,8 +964,8 @@ zp_http_router_add(zp_http_router_t *rt, zp_http_route_def_t *def, char *err, si
 
     if (regex) {
         ngroups = 0;
-        (void) pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &ngroups);
-        rt->max_groups = zp_max(rt->max_groups, (zp_uint_t) ngroups);
+        (void)pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &ngroups);
+        rt->max_groups = zp_max(rt->max_groups, (zp_uint_t)ngroups);
 
         slot = zp_array_push(&rt->regex_routes);
         if (slot == NULL) {
@@ -979,7 +977,7 @@ zp_http_router_add(zp_http_router_t *rt, zp_http_route_def_t *def, char *err, si
 
     /* from here on the route is visible to lookups */
 
-    s = zp_http_router_htab_insert(rt->pool, &rt->dedup, (void *) (uintptr_t) r->type, h,
+    s = zp_http_router_htab_insert(rt->pool, &rt->dedup, (void *)(uintptr_t)r->type, h,
                                    r->pattern.data, r->pattern.len);
     if (s == NULL) {
         return zp_http_router_error(err, errlen, "out of memory");
@@ -1002,7 +1000,7 @@ zp_http_router_add(zp_http_router_t *rt, zp_http_route_def_t *def, char *err, si
             s->value = r;
 
         } else {
-            zp_http_router_append((zp_http_route_t **) &s->value, r);
+            zp_http_router_append((zp_http_route_t **)&s->value, r);
         }
 
         break;
@@ -1046,7 +1044,7 @@ zp_http_router_compile(zp_http_router_t *rt)
 
     /* room for every group of every route regex: pcre2_match() never
      * returns 0 ("ovector too small") and the captures are all there */
-    rt->md  = pcre2_match_data_create((uint32_t) rt->max_groups + 1, NULL);
+    rt->md  = pcre2_match_data_create((uint32_t)rt->max_groups + 1, NULL);
     rt->hmd = pcre2_match_data_create(1, NULL);
 
     if (rt->md == NULL || rt->hmd == NULL) {
@@ -1215,9 +1213,7 @@ zp_http_router_prefix(zp_http_router_state_t *st, zp_http_router_pnode_t *node, 
     if (pos < len && node->nchildren) {
         child = zp_http_router_pchild(node, p[pos], NULL);
 
-        if (child && child->len <= len - pos
-            && zp_memcmp(child->label, p + pos, child->len) == 0)
-        {
+        if (child && child->len <= len - pos && zp_memcmp(child->label, p + pos, child->len) == 0) {
             r = zp_http_router_prefix(st, child, pos + child->len);
             if (r) {
                 return r;
@@ -1248,8 +1244,8 @@ zp_http_router_regexes(zp_http_router_state_t *st, zp_http_route_match_t *m)
 
         if (rc < 0) {
             if (rc != PCRE2_ERROR_NOMATCH) {
-                zp_log_error(ZP_LOG_ERR, rt->log, 0,
-                             "pcre2_match() failed: %d on route \"%V\"", rc, &r->pattern);
+                zp_log_error(ZP_LOG_ERR, rt->log, 0, "pcre2_match() failed: %d on route \"%V\"", rc,
+                             &r->pattern);
             }
 
             continue;
@@ -1260,11 +1256,11 @@ zp_http_router_regexes(zp_http_router_state_t *st, zp_http_route_match_t *m)
         }
 
         /* header regexes use their own match data: rt->md still holds ours */
-        n  = zp_min((zp_uint_t) rc, (zp_uint_t) ZP_HTTP_ROUTE_MAX_CAPTURES);
+        n  = zp_min((zp_uint_t)rc, (zp_uint_t)ZP_HTTP_ROUTE_MAX_CAPTURES);
         ov = pcre2_get_ovector_pointer(rt->md);
 
         for (j = 0; j < 2 * n; j++) {
-            m->captures[j] = (ov[j] == PCRE2_UNSET) ? -1 : (int) ov[j];
+            m->captures[j] = (ov[j] == PCRE2_UNSET) ? -1 : (int)ov[j];
         }
 
         m->ncaptures = n;
@@ -1307,9 +1303,8 @@ zp_http_router_find(zp_http_router_t *rt, zp_str_t *path, zp_uint_t method,
     r      = NULL;
 
     if (rooted && rt->exact.nelts) {
-        s = zp_http_router_htab_find(&rt->exact, NULL,
-                                     zp_http_router_hash(path->data, path->len), path->data,
-                                     path->len);
+        s = zp_http_router_htab_find(&rt->exact, NULL, zp_http_router_hash(path->data, path->len),
+                                     path->data, path->len);
         if (s) {
             r = zp_http_router_try(&st, s->value);
         }

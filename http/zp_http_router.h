@@ -60,10 +60,11 @@ typedef struct {
 } zp_http_route_header_t;
 
 typedef struct {
-    zp_str_t    pattern; /* as written: "/users/:id" or "^/v(\d+)/" (no "~") */
-    zp_uint_t   type;    /* EXACT, PREFIX or REGEX*; a PREFIX with a ":name" or
-                            "*" segment becomes PATTERN in zp_http_router_add() */
-    zp_uint_t   methods; /* ZP_HTTP_GET | ..., 0 = any; applied as given (no
+    zp_str_t  pattern;   /* as written: "/users/:id" or "^/v(\d+)/" (no "~") */
+    zp_uint_t type;      /* EXACT, PREFIX or REGEX*; a PREFIX with a ":name" or
+                            "*" segment becomes PATTERN in zp_http_router_add();
+                            PATTERN may be given, and then requires one */
+    zp_uint_t methods;   /* ZP_HTTP_GET | ..., 0 = any; applied as given (no
                             implied HEAD for GET: the config layer adds it) */
     zp_array_t *headers; /* zp_http_route_header_t, or NULL */
     void       *data;    /* the caller's route object, returned by find */
@@ -76,11 +77,11 @@ typedef zp_str_t *(*zp_http_router_header_pt)(void *ctx, zp_str_t *lowcase_name)
 typedef struct {
     void     *data; /* the matched route's data */
     zp_uint_t nparams;
-    zp_str_t  param_names[ZP_HTTP_ROUTE_MAX_PARAMS];  /* "*" for the splat */
-    zp_str_t  param_values[ZP_HTTP_ROUTE_MAX_PARAMS]; /* slices of the path */
-    zp_uint_t ncaptures;                              /* regex: pairs, $0 included */
+    zp_str_t  param_names[ZP_HTTP_ROUTE_MAX_PARAMS];    /* "*" for the splat */
+    zp_str_t  param_values[ZP_HTTP_ROUTE_MAX_PARAMS];   /* slices of the path */
+    zp_uint_t ncaptures;                                /* regex: pairs, $0 included */
     int       captures[2 * ZP_HTTP_ROUTE_MAX_CAPTURES]; /* path offsets, -1 if unset */
-    zp_uint_t allowed;                                /* on 405: union of methods */
+    zp_uint_t allowed;                                  /* on 405: union of methods */
 } zp_http_route_match_t;
 
 /*
