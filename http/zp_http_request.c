@@ -211,7 +211,7 @@ zp_http_list_has(zp_str_t *value, const char *token, size_t len)
 
 /* RFC 9110 7.2 host = uri-host [ ":" port ]; lower-cased, the port and a
  * trailing dot dropped. */
-static zp_int_t
+zp_int_t
 zp_http_validate_host(zp_http_request_t *r, zp_str_t *host)
 {
     u_char    ch, *p, *dst;

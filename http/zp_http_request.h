@@ -149,6 +149,10 @@ zp_int_t zp_http_process_request_headers(zp_http_request_t *r);
 zp_int_t zp_http_add_header_in(zp_http_request_t *r, zp_str_t *name, u_char *lowcase,
                                zp_uint_t hash, zp_str_t *value);
 
+/* Checks a host (from Host or an absolute-form target) and sets
+ * r->headers_in.server: lower-cased, without port and trailing dot. */
+zp_int_t zp_http_validate_host(zp_http_request_t *r, zp_str_t *host);
+
 /* Looks up a request header by lower-case name; NULL if absent. */
 zp_table_elt_t *zp_http_find_header_in(zp_http_request_t *r, zp_str_t *lowcase_name);
 

@@ -310,19 +310,12 @@ zp_http_v1_process_uri(zp_http_request_t *r, zp_http_parse_t *p)
         zp_str_t host;
 
         host.data = p->host_start;
-        host.len  = p->host_end - p->host_start;
-        if (host.len) {
-            r->headers_in.server.len = 0;
-            r->headers_in.server.data = zp_pnalloc(r->pool, host.len);
-            if (r->headers_in.server.data == NULL) {
-                return ZP_ERROR;
-            }
-            for (len = 0; len < host.len; len++) {
-                r->headers_in.server.data[len] = zp_tolower(host.data[len]);
-            }
-            r->headers_in.server.len = host.len;
+        host.len  = (p->port_end ? p->port_end : p->host_end) - p->host_start;
+        if (host.len && zp_http_validate_host(r, &host) != ZP_OK) {
+            zp_log_error(ZP_LOG_INFO, r->connection->log, 0, "client sent invalid host in "
+                         "the request target");
+            return ZP_HTTP_BAD_REQUEST;
         }
-
     }
 
     if (p->path_start == NULL) {
