@@ -792,6 +792,12 @@ zp_http_v1_request_read(zp_event_t *rev)
     zp_connection_t  *c   = rev->data;
     zp_http_v1_ctx_t *ctx = c->data;
 
+    if (c->close && c->error && ctx->r) {
+        /* worker_shutdown_timeout: the request is cut short */
+        zp_http_finalize_request(ctx->r, ZP_ERROR);
+        return;
+    }
+
     if (ctx->r && ctx->r->read_event_handler) {
         ctx->r->read_event_handler(ctx->r);
     }
