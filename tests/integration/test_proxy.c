@@ -1,0 +1,1013 @@
+/*
+ * The reverse proxy end to end: zproxy in front of tests/backend/zpt_backend
+ * (built once per test binary with cc): upstream groups and balancing,
+ * the headers both ways, failures and retries (dead servers, timeouts, a
+ * truncated response), keep-alive pools (reuse, a restarted backend),
+ * streamed bodies both ways (10 MB uploads, a 100 MB download under a
+ * memory bound, chunked relay to 1.1 and 1.0 clients), proxy_pass with a
+ * URI part, $upstream_* variables and the configuration errors.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "zpt_harness.h"
+
+#define PATTERN     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
+#define PATTERN_LEN 63
+
+static char backend_bin[ZPT_PATH_MAX];
+
+
+/* ---- the backend ------------------------------------------------------------ */
+
+/* Finds or builds the backend once, in the runner (before the tests fork). */
+static void
+backend_build(void)
+{
+    char dir[] = "/tmp/zpt-backend.XXXXXX", cmd[2048];
+
+    if (backend_bin[0]) {
+        return;
+    }
+
+    /* "make integration-build" builds it; else build it here */
+    snprintf(backend_bin, sizeof(backend_bin), "%s/objs/tests/backend/zpt_backend", zpt_src());
+    if (access(backend_bin, X_OK) == 0) {
+        return;
+    }
+    if (mkdtemp(dir) == NULL) {
+        return;
+    }
+    snprintf(backend_bin, sizeof(backend_bin), "%s/zpt_backend", dir);
+    snprintf(cmd, sizeof(cmd), "cc -O2 -o %s %s/tests/backend/zpt_backend.c", backend_bin,
+             zpt_src());
+    if (system(cmd) != 0) {
+        backend_bin[0] = '\0';
+    }
+}
+
+
+typedef struct {
+    pid_t pid;
+    int   port;
+    char  id[16];
+} backend_t;
+
+
+/* Starts the backend on port (0: any) and waits for "ready <port>". */
+static void
+backend_start(backend_t *b, const char *id, int port)
+{
+    int   fds[2];
+    char  buf[64], portstr[16];
+    FILE *f;
+
+    ck_assert_msg(backend_bin[0], "the test backend could not be built");
+    ck_assert(pipe(fds) == 0);
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    snprintf(b->id, sizeof(b->id), "%s", id);
+
+    b->pid = fork();
+    ck_assert(b->pid >= 0);
+    if (b->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(backend_bin, backend_bin, "--port", portstr, "--id", id, (char *) NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+
+    f = fdopen(fds[0], "r");
+    ck_assert(f != NULL);
+    ck_assert_msg(fgets(buf, sizeof(buf), f) != NULL, "backend %s did not start", id);
+    fclose(f);
+    ck_assert_msg(sscanf(buf, "ready %d", &b->port) == 1, "backend said \"%s\"", buf);
+}
+
+
+static void
+backend_stop(backend_t *b)
+{
+    int status;
+
+    zpt_kill(b->pid, SIGKILL);
+    waitpid(b->pid, &status, 0);
+}
+
+
+/* ---- a client: one request on a new connection, the response to EOF ---------- */
+
+typedef struct {
+    int      status;
+    char     headers[8192];
+    char     body[262144]; /* the first bytes of the body as received */
+    size_t   stored;
+    size_t   received;     /* body bytes received (framing included when chunked) */
+    uint64_t hash;         /* fnv1a64 of the received body bytes */
+    int      complete;     /* the peer closed after the whole head */
+    long     max_rss_kb;   /* of rss_pid while reading, if set */
+} resp_t;
+
+static pid_t rss_pid[4];
+
+
+static uint64_t
+fnv1a64(uint64_t h, const unsigned char *p, size_t n)
+{
+    while (n--) {
+        h ^= *p++;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+#define FNV_INIT 0xcbf29ce484222325ULL
+
+
+static long
+rss_kb(pid_t pid)
+{
+    char buf[64];
+
+    if (zpt_proc_status(pid, "VmRSS", buf, sizeof(buf)) != 0) {
+        return 0;
+    }
+    return strtol(buf, NULL, 10);
+}
+
+
+static void
+send_all(int fd, const char *data, size_t len)
+{
+    ssize_t n;
+
+    while (len) {
+        n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+        ck_assert_msg(n > 0, "send: %s", strerror(errno));
+        data += n;
+        len -= (size_t) n;
+    }
+}
+
+
+/* Reads a response to EOF from fd into r. */
+static void
+read_resp(int fd, resp_t *r)
+{
+    char    buf[65536], *end;
+    size_t  hlen = 0, i;
+    ssize_t n;
+    int     in_head = 1;
+    long    since = 0, kb;
+
+    memset(r, 0, sizeof(*r));
+    r->hash = FNV_INIT;
+
+    for (;;) {
+        n = recv(fd, buf, sizeof(buf), 0);
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            r->complete = (n == 0);
+            break;
+        }
+
+        i = 0;
+        if (in_head) {
+            for (; i < (size_t) n && hlen < sizeof(r->headers) - 1; i++) {
+                r->headers[hlen++] = buf[i];
+                if (hlen >= 4 && memcmp(r->headers + hlen - 4, "\r\n\r\n", 4) == 0) {
+                    in_head = 0;
+                    i++;
+                    break;
+                }
+            }
+            r->headers[hlen] = '\0';
+        }
+        if (!in_head && i < (size_t) n) {
+            size_t k = (size_t) n - i;
+            if (r->stored < sizeof(r->body)) {
+                size_t m = k < sizeof(r->body) - r->stored ? k : sizeof(r->body) - r->stored;
+                memcpy(r->body + r->stored, buf + i, m);
+                r->stored += m;
+            }
+            r->received += k;
+            r->hash = fnv1a64(r->hash, (unsigned char *) buf + i, k);
+            since += (long) k;
+            if (rss_pid[0] && since >= 4 * 1024 * 1024) {
+                since = 0;
+                for (int p = 0; p < 4 && rss_pid[p]; p++) {
+                    kb = rss_kb(rss_pid[p]);
+                    if (kb > r->max_rss_kb) {
+                        r->max_rss_kb = kb;
+                    }
+                }
+            }
+        }
+    }
+
+    if (strncmp(r->headers, "HTTP/1.", 7) == 0) {
+        r->status = (int) strtol(r->headers + 9, &end, 10);
+    }
+}
+
+
+/* One request (the text as given) on a new connection. */
+static void
+request(int port, const char *req, resp_t *r)
+{
+    int fd = zpt_connect(port);
+
+    ck_assert_msg(fd >= 0, "connect %d: %s", port, strerror(errno));
+    send_all(fd, req, strlen(req));
+    read_resp(fd, r);
+    close(fd);
+}
+
+
+static void
+get(int port, const char *path, resp_t *r)
+{
+    char req[1024];
+
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+             path);
+    request(port, req, r);
+}
+
+
+/* The value of header name in the response head ("" if absent). */
+static const char *
+header(resp_t *r, const char *name, char *buf, size_t size)
+{
+    char  *p = r->headers, *eol;
+    size_t len = strlen(name);
+
+    buf[0] = '\0';
+    while ((p = strstr(p, "\r\n")) != NULL) {
+        p += 2;
+        if (strncasecmp(p, name, len) == 0 && p[len] == ':') {
+            p += len + 1;
+            while (*p == ' ') {
+                p++;
+            }
+            eol = strstr(p, "\r\n");
+            snprintf(buf, size, "%.*s", (int) (eol ? eol - p : (long) strlen(p)), p);
+            return buf;
+        }
+    }
+    return buf;
+}
+
+
+/* The echo endpoint lists the headers it got: "name: value" lines. */
+static int
+echo_has(resp_t *r, const char *line)
+{
+    char  *p = r->body;
+    size_t len = strlen(line);
+
+    r->body[r->stored < sizeof(r->body) ? r->stored : sizeof(r->body) - 1] = '\0';
+    while (p && *p) {
+        if (strncasecmp(p, line, len) == 0 && (p[len] == '\n' || p[len] == '\r')) {
+            return 1;
+        }
+        p = strchr(p, '\n');
+        if (p) {
+            p++;
+        }
+    }
+    return 0;
+}
+
+
+static int
+echo_has_name(resp_t *r, const char *name)
+{
+    char  *p = r->body;
+    size_t len = strlen(name);
+
+    r->body[r->stored < sizeof(r->body) ? r->stored : sizeof(r->body) - 1] = '\0';
+    while (p && *p) {
+        if (strncasecmp(p, name, len) == 0 && p[len] == ':') {
+            return 1;
+        }
+        p = strchr(p, '\n');
+        if (p) {
+            p++;
+        }
+    }
+    return 0;
+}
+
+
+/* Decodes a chunked body in place; the decoded length, or -1. */
+static long
+dechunk(char *p, size_t len)
+{
+    size_t in = 0, out = 0, size;
+    char  *end;
+
+    for (;;) {
+        if (in >= len) {
+            return -1;
+        }
+        size = strtoul(p + in, &end, 16);
+        end  = strstr(end, "\r\n");
+        if (end == NULL) {
+            return -1;
+        }
+        in = (size_t) (end - p) + 2;
+        if (size == 0) {
+            return (long) out;
+        }
+        if (in + size + 2 > len) {
+            return -1;
+        }
+        memmove(p + out, p + in, size);
+        out += size;
+        in += size + 2;
+    }
+}
+
+
+static int
+is_pattern(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] != PATTERN[i % PATTERN_LEN]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+
+/* ---- zproxy ------------------------------------------------------------------- */
+
+#define CONF_HEAD                                                                                  \
+    "worker_processes %d;\n"                                                                       \
+    "daemon off;\n"                                                                                \
+    "pid logs/zproxy.pid;\n"                                                                       \
+    "error_log logs/error.log info;\n"                                                             \
+    "events { worker_connections 1024; }\n"                                                        \
+    "http {\n"                                                                                     \
+    "    access_log logs/access.log;\n"                                                            \
+    "    client_max_body_size 1g;\n"
+
+static zpt_srv_t srv;
+
+
+/* Starts zproxy: CONF_HEAD, the upstream blocks, then one server with routes. */
+static void
+proxy_start2(int workers, const char *upstreams, const char *routes)
+{
+    ck_assert(zpt_srv_init(&srv) == 0);
+    ck_assert(zpt_srv_conf(&srv, CONF_HEAD "%s\n    server {\n        listen 127.0.0.1:%d;\n"
+                                            "        %s\n    }\n}\n",
+                           workers, upstreams, srv.port, routes) == 0);
+    ck_assert_msg(zpt_srv_start(&srv) > 0, "zproxy did not start");
+}
+
+
+static int
+backend_connections(backend_t *b)
+{
+    resp_t *r = malloc(sizeof(resp_t));
+    char   *p;
+    int     n = -1;
+
+    ck_assert(r != NULL);
+    get(b->port, "/stats", r);
+    r->body[r->stored < sizeof(r->body) ? r->stored : 0] = '\0';
+    p = strstr(r->body, "connections=");
+    if (p) {
+        n = atoi(p + 12);
+    }
+    free(r);
+    return n;
+}
+
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+START_TEST(test_proxy_basic_get_and_request_headers)
+{
+    char      up[512], buf[256];
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
+    proxy_start2(1, up,
+                 "route /echo/orders/:oid/items/* { proxy_pass http://users;"
+                 " proxy_set_header X-Order $param_oid; proxy_set_header User-Agent \"\"; }\n"
+                 "        route / { proxy_pass http://users; }");
+
+    request(srv.port,
+            "GET /echo/x?a=1 HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 1.2.3.4\r\n"
+            "Connection: close, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\n"
+            "TE: trailers\r\nProxy-Connection: keep-alive\r\nX-Custom: kept\r\n\r\n",
+            r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "X-Backend", buf, sizeof(buf)), "A");
+    ck_assert_msg(strstr(r->body, "\"target\":\"/echo/x?a=1\"") != NULL, "%s", r->body);
+    ck_assert_msg(echo_has(r, "host: users"), "%s", r->body);
+    ck_assert_msg(echo_has(r, "x-forwarded-for: 1.2.3.4, 127.0.0.1"), "%s", r->body);
+    ck_assert_msg(echo_has(r, "x-forwarded-proto: http"), "%s", r->body);
+    ck_assert_msg(echo_has(r, "x-forwarded-host: localhost"), "%s", r->body);
+    ck_assert_msg(echo_has(r, "x-custom: kept"), "%s", r->body);
+    ck_assert_msg(echo_has(r, "connection: keep-alive"), "%s", r->body);
+    ck_assert_msg(echo_has_name(r, "x-request-id"), "%s", r->body);
+    ck_assert_msg(!echo_has_name(r, "x-hop"), "header named in Connection passed: %s", r->body);
+    ck_assert_msg(!echo_has_name(r, "keep-alive"), "%s", r->body);
+    ck_assert_msg(!echo_has_name(r, "te"), "%s", r->body);
+    ck_assert_msg(!echo_has_name(r, "proxy-connection"), "%s", r->body);
+
+    /* the client's request id is kept; route params in proxy_set_header;
+     * an empty value removes a header */
+    request(srv.port,
+            "GET /echo/orders/42/items/a/b HTTP/1.1\r\nHost: localhost\r\nUser-Agent: t/1\r\n"
+            "X-Request-ID: abc-123\r\nConnection: close\r\n\r\n",
+            r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_msg(echo_has(r, "x-order: 42"), "%s", r->body);
+    ck_assert_msg(echo_has(r, "x-request-id: abc-123"), "%s", r->body);
+    ck_assert_msg(!echo_has_name(r, "user-agent"), "%s", r->body);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_proxy_response_headers)
+{
+    char      up[512], buf[256];
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; }", a.port);
+    proxy_start2(1, up,
+                 "add_header X-Served-By zproxy; proxy_hide_header X-Backend;\n"
+                 "        route / { proxy_pass http://users; }");
+
+    get(srv.port, "/echo", r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "X-Served-By", buf, sizeof(buf)), "zproxy");
+    ck_assert_str_eq(header(r, "X-Backend", buf, sizeof(buf)), "");
+    ck_assert_str_eq(header(r, "Server", buf, sizeof(buf)), "zproxy");
+
+    get(srv.port, "/status/404", r);
+    ck_assert_int_eq(r->status, 404);
+    ck_assert_msg(strstr(r->body, "status 404") != NULL, "%s", r->body);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_proxy_round_robin_weights)
+{
+    char      up[512], buf[256];
+    int       i, na = 0, nb = 0;
+    backend_t a, b;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    backend_start(&a, "A", 0);
+    backend_start(&b, "B", 0);
+    snprintf(up, sizeof(up),
+             "upstream users { server 127.0.0.1:%d weight=2 max_fails=3 fail_timeout=10s;"
+             " server 127.0.0.1:%d; keepalive 8; }",
+             a.port, b.port);
+    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+
+    for (i = 0; i < 30; i++) {
+        get(srv.port, "/", r);
+        ck_assert_int_eq(r->status, 200);
+        header(r, "X-Backend", buf, sizeof(buf));
+        na += strcmp(buf, "A") == 0;
+        nb += strcmp(buf, "B") == 0;
+    }
+    ck_assert_int_eq(na, 20);
+    ck_assert_int_eq(nb, 10);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_proxy_backup)
+{
+    char      up[512], buf[256];
+    int       i;
+    backend_t a, b, c;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    backend_start(&a, "A", 0);
+    backend_start(&b, "B", 0);
+    backend_start(&c, "C", 0);
+    snprintf(up, sizeof(up),
+             "upstream users { server 127.0.0.1:%d; server 127.0.0.1:%d down;"
+             " server 127.0.0.1:%d backup; }",
+             a.port, b.port, c.port);
+    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+
+    for (i = 0; i < 6; i++) {
+        get(srv.port, "/", r);
+        ck_assert_int_eq(r->status, 200);
+        ck_assert_str_eq(header(r, "X-Backend", buf, sizeof(buf)), "A");
+    }
+
+    backend_stop(&a);
+
+    for (i = 0; i < 6; i++) {
+        get(srv.port, "/", r);
+        ck_assert_int_eq(r->status, 200);
+        ck_assert_str_eq(header(r, "X-Backend", buf, sizeof(buf)), "C");
+    }
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_proxy_dead_server_skipped)
+{
+    char      up[512], buf[256];
+    int       i, dead = zpt_free_port();
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; server 127.0.0.1:%d; }",
+             dead, a.port);
+    proxy_start2(2, up, "route / { proxy_pass http://users; }");
+
+    for (i = 0; i < 10; i++) {
+        get(srv.port, "/", r);
+        ck_assert_int_eq(r->status, 200);
+        ck_assert_str_eq(header(r, "X-Backend", buf, sizeof(buf)), "A");
+    }
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_proxy_all_dead_502)
+{
+    char    up[512], want[128];
+    int     d1 = zpt_free_port(), d2 = zpt_free_port();
+    resp_t *r = malloc(sizeof(resp_t));
+
+    snprintf(up, sizeof(up), "upstream dead { server 127.0.0.1:%d; server 127.0.0.1:%d; }", d1,
+             d2);
+    proxy_start2(1, up, "route / { proxy_pass http://dead; }");
+
+    get(srv.port, "/x", r);
+    ck_assert_int_eq(r->status, 502);
+    ck_assert_msg(strstr(r->body, "502 Bad Gateway") != NULL, "%s", r->body);
+
+    snprintf(want, sizeof(want), "upstream: \"http://127.0.0.1:%d/x\"", d1);
+    ck_assert_msg(zpt_wait_file_line(srv.error_log, "connect() failed (111", want, zpt_wait_ms()),
+                  "no error log line naming the upstream");
+    ck_assert(zpt_file_has_line(srv.error_log, "while connecting to upstream", "client: "));
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_proxy_read_timeout_504)
+{
+    char      up[512];
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; }", a.port);
+    proxy_start2(1, up, "proxy_read_timeout 300ms;\n        route / { proxy_pass http://users; }");
+
+    get(srv.port, "/slow/3000", r);
+    ck_assert_int_eq(r->status, 504);
+    ck_assert(zpt_file_has_line(srv.error_log, "upstream timed out", "reading response header"));
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_proxy_keepalive_reuse)
+{
+    char      up[512];
+    int       i, n;
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up),
+             "upstream users { server 127.0.0.1:%d; keepalive 8; keepalive_timeout 30s;"
+             " keepalive_requests 1000; }",
+             a.port);
+    proxy_start2(2, up, "route / { proxy_pass http://users; }");
+
+    for (i = 0; i < 50; i++) {
+        get(srv.port, "/size/1000", r);
+        ck_assert_int_eq(r->status, 200);
+        ck_assert_uint_eq(r->received, 1000);
+    }
+
+    /* our own /stats connection counts too */
+    n = backend_connections(&a) - 1;
+    ck_assert_msg(n >= 1 && n <= 4, "the backend accepted %d connections for 50 requests", n);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_proxy_keepalive_backend_restart)
+{
+    char      up[512];
+    int       i, port;
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    backend_start(&a, "A", 0);
+    port = a.port;
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 8; }", port);
+    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+
+    for (i = 0; i < 3; i++) {
+        get(srv.port, "/", r);
+        ck_assert_int_eq(r->status, 200);
+
+        /* the pooled connection dies with the backend */
+        backend_stop(&a);
+        backend_start(&a, "A", port);
+
+        get(srv.port, "/", r);
+        ck_assert_msg(r->status == 200, "after a backend restart: %d", r->status);
+    }
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_proxy_upload_10mb)
+{
+    char          up[512], head[512], expect[128], cl[32];
+    size_t        len = 10 * 1024 * 1024, off, n;
+    unsigned char *body = malloc(len);
+    uint64_t      h;
+    int           fd;
+    backend_t     a;
+    resp_t       *r = malloc(sizeof(resp_t));
+
+    ck_assert(body != NULL);
+    for (off = 0; off < len; off++) {
+        body[off] = (unsigned char) ((off * 2654435761u) >> 13);
+    }
+    h = fnv1a64(FNV_INIT, body, len);
+    snprintf(expect, sizeof(expect), "length=%zu fnv1a64=%016" PRIx64, len, h);
+
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
+    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+
+    /* Content-Length */
+    snprintf(head, sizeof(head),
+             "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n"
+             "Connection: close\r\n\r\n",
+             len);
+    fd = zpt_connect(srv.port);
+    ck_assert(fd >= 0);
+    send_all(fd, head, strlen(head));
+    send_all(fd, (char *) body, len);
+    read_resp(fd, r);
+    close(fd);
+    ck_assert_int_eq(r->status, 200);
+    r->body[r->stored] = '\0';
+    ck_assert_msg(strstr(r->body, expect) != NULL, "got %s, want %s", r->body, expect);
+
+    /* chunked, chunks of odd sizes */
+    fd = zpt_connect(srv.port);
+    ck_assert(fd >= 0);
+    snprintf(head, sizeof(head),
+             "POST /upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+             "Connection: close\r\n\r\n");
+    send_all(fd, head, strlen(head));
+    for (off = 0; off < len; off += n) {
+        n = 1 + (off * 7919) % 50000;
+        if (n > len - off) {
+            n = len - off;
+        }
+        snprintf(cl, sizeof(cl), "%zx\r\n", n);
+        send_all(fd, cl, strlen(cl));
+        send_all(fd, (char *) body + off, n);
+        send_all(fd, "\r\n", 2);
+    }
+    send_all(fd, "0\r\n\r\n", 5);
+    read_resp(fd, r);
+    close(fd);
+    ck_assert_int_eq(r->status, 200);
+    r->body[r->stored] = '\0';
+    ck_assert_msg(strstr(r->body, expect) != NULL, "chunked: got %s, want %s", r->body, expect);
+
+    free(body);
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_proxy_download_100mb_bounded_memory)
+{
+    char      up[512];
+    size_t    len = 104857600, i;
+    uint64_t  h = FNV_INIT;
+    pid_t     workers[4];
+    int       nw;
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+    unsigned char chunk[PATTERN_LEN * 1024];
+
+    for (i = 0; i < sizeof(chunk); i++) {
+        chunk[i] = PATTERN[i % PATTERN_LEN];
+    }
+    for (i = 0; i + sizeof(chunk) <= len; i += sizeof(chunk)) {
+        h = fnv1a64(h, chunk, sizeof(chunk));
+    }
+    h = fnv1a64(h, chunk, len - i);
+
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
+    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+
+    nw = zpt_workers(srv.pid, workers, 4);
+    ck_assert_int_ge(nw, 1);
+    memset(rss_pid, 0, sizeof(rss_pid));
+    for (i = 0; i < (size_t) nw; i++) {
+        rss_pid[i] = workers[i];
+    }
+
+    get(srv.port, "/size/104857600", r);
+    rss_pid[0] = 0;
+
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_uint_eq(r->received, len);
+    ck_assert_msg(r->hash == h, "the body differs");
+    ck_assert_msg(r->max_rss_kb > 0, "no RSS sample");
+    ck_assert_msg(r->max_rss_kb < 64 * 1024, "worker RSS reached %ld kB", r->max_rss_kb);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_proxy_chunked_relay)
+{
+    char      up[512], buf[256];
+    long      n;
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
+    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+
+    /* HTTP/1.1: chunked again */
+    get(srv.port, "/chunked/100000", r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "Transfer-Encoding", buf, sizeof(buf)), "chunked");
+    n = dechunk(r->body, r->stored);
+    ck_assert_int_eq(n, 100000);
+    ck_assert(is_pattern(r->body, (size_t) n));
+
+    /* HTTP/1.0: delimited by the close */
+    request(srv.port, "GET /chunked/100000 HTTP/1.0\r\nHost: localhost\r\n\r\n", r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "Transfer-Encoding", buf, sizeof(buf)), "");
+    ck_assert_str_eq(header(r, "Content-Length", buf, sizeof(buf)), "");
+    ck_assert_str_eq(header(r, "Connection", buf, sizeof(buf)), "close");
+    ck_assert_uint_eq(r->received, 100000);
+    ck_assert(is_pattern(r->body, r->stored));
+
+    /* HEAD: no body expected */
+    request(srv.port, "HEAD /size/5000 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "Content-Length", buf, sizeof(buf)), "5000");
+    ck_assert_uint_eq(r->received, 0);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_proxy_truncated_response)
+{
+    char      up[512], buf[256];
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d max_fails=0; }", a.port);
+    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+
+    /* Content-Length: 100, 10 bytes, close: the client sees a cut */
+    request(srv.port,
+            "GET /truncate HTTP/1.1\r\nHost: localhost\r\n\r\n", r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(header(r, "Content-Length", buf, sizeof(buf)), "100");
+    ck_assert_uint_lt(r->received, 100);
+
+    /* a reset before any answer: 502 */
+    get(srv.port, "/reset", r);
+    ck_assert_int_eq(r->status, 502);
+
+    /* the worker is fine */
+    get(srv.port, "/", r);
+    ck_assert_int_eq(r->status, 200);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+START_TEST(test_proxy_uri_prefix_and_variables)
+{
+    char      up[512], *log;
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+    int       dead = zpt_free_port();
+
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up),
+             "log_format up \"$upstream_addr|$upstream_status|$upstream_response_time\";\n"
+             "    upstream users { server 127.0.0.1:%d; server 127.0.0.1:%d; }",
+             dead, a.port);
+    {
+        char routes[512];
+        snprintf(routes, sizeof(routes),
+                 "access_log logs/up.log up;\n"
+                 "        route /v1/ { proxy_pass http://127.0.0.1:%d/echo/; }\n"
+                 "        route / { proxy_pass http://users; }",
+                 a.port);
+        proxy_start2(1, up, routes);
+    }
+
+    get(srv.port, "/v1/abc?x=1", r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_msg(strstr(r->body, "\"target\":\"/echo/abc?x=1\"") != NULL, "%s", r->body);
+    char host[64];
+    snprintf(host, sizeof(host), "host: 127.0.0.1:%d", a.port);
+    ck_assert_msg(echo_has(r, host), "%s", r->body);
+
+    /* the dead server first, then the live one */
+    get(srv.port, "/", r);
+    ck_assert_int_eq(r->status, 200);
+
+    {
+        char path[ZPT_PATH_MAX], want[128];
+        snprintf(path, sizeof(path), "%s/logs/up.log", srv.prefix);
+        snprintf(want, sizeof(want), "127.0.0.1:%d, 127.0.0.1:%d|502, 200|", dead, a.port);
+        ck_assert_msg(zpt_wait_file_line(path, want, NULL, zpt_wait_ms()), "%s",
+                      (log = zpt_read_file(path, NULL)) ? log : "no log");
+    }
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+/* zproxy -t on a config; the exit code, stderr in err. */
+static int
+conftest(const char *http_body, char *err, size_t size)
+{
+    const char *args[8];
+
+    ck_assert(zpt_srv_init(&srv) == 0);
+    ck_assert(zpt_srv_conf(&srv, CONF_HEAD "%s\n}\n", 1, http_body) == 0);
+    args[0] = "-p";
+    args[1] = srv.prefix;
+    args[2] = "-t";
+    args[3] = "-c";
+    args[4] = srv.conf;
+    args[5] = NULL;
+    return zpt_run(args, NULL, 0, err, size);
+}
+
+
+START_TEST(test_proxy_config_errors)
+{
+    char err[4096];
+
+    /* line 9 is the first line of the http body */
+    ck_assert_int_eq(conftest("upstream u {\n server 127.0.0.1:1;\n retries 3;\n}", err,
+                              sizeof(err)), 1);
+    ck_assert_msg(strstr(err, "zproxy.conf:11: unknown directive \"retries\" in upstream"), "%s",
+                  err);
+
+    ck_assert_int_eq(conftest("upstream u {\n server 127.0.0.1:1 weight=0;\n}", err,
+                              sizeof(err)), 1);
+    ck_assert_msg(strstr(err, "zproxy.conf:10: invalid parameter \"weight=0\""), "%s", err);
+
+    ck_assert_int_eq(conftest("upstream u {\n keepalive 4;\n}", err, sizeof(err)), 1);
+    ck_assert_msg(strstr(err, "zproxy.conf:9: no servers are inside upstream \"u\""), "%s", err);
+
+    ck_assert_int_eq(conftest("upstream u { server 127.0.0.1:1; }\nupstream u { server 127.0.0.1:2; }",
+                              err, sizeof(err)), 1);
+    ck_assert_msg(strstr(err, "zproxy.conf:10: duplicate upstream \"u\""), "%s", err);
+
+    ck_assert_int_eq(conftest("upstream u { server backend.example:80; }", err, sizeof(err)), 1);
+    ck_assert_msg(strstr(err, "zproxy.conf:9:"), "%s", err);
+
+    ck_assert_int_eq(conftest("server {\n listen 127.0.0.1:1;\n route / {\n"
+                              "  proxy_pass http://nosuch;\n }\n}", err, sizeof(err)), 1);
+    ck_assert_msg(strstr(err, "zproxy.conf:12: host not found in upstream \"nosuch\""), "%s",
+                  err);
+
+    /* a good one, the upstream after its use */
+    ck_assert_int_eq(conftest("server {\n listen 127.0.0.1:1;\n route /api/ { proxy_pass http://users; }\n"
+                              " route /v1/ { proxy_pass http://[::1]:5000/v2/; }\n}\n"
+                              "upstream users { least_conn; server 127.0.0.1:3001 weight=2 "
+                              "max_fails=3 fail_timeout=10s; server localhost:3002; "
+                              "server 127.0.0.1:3003 backup; keepalive 64; keepalive_timeout 60s;"
+                              " keepalive_requests 1000; }\n"
+                              "upstream sticky { hash $arg_user consistent; server 127.0.0.1:1; }\n"
+                              "proxy_connect_timeout 5s; proxy_send_timeout 60s; proxy_read_timeout 60s;\n"
+                              "proxy_next_upstream error timeout http_502 http_503 http_504; "
+                              "proxy_next_upstream_tries 3;\n"
+                              "proxy_set_header X-Order $param_oid; proxy_hide_header X-Internal;"
+                              " add_header X-Served-By zproxy;",
+                              err, sizeof(err)), 0);
+
+    zpt_teardown();
+}
+END_TEST
+
+
+static Suite *
+proxy_suite(void)
+{
+    Suite *s  = suite_create("proxy");
+    TCase *tc = tcase_create("proxy");
+
+    backend_build();
+
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_proxy_basic_get_and_request_headers);
+    tcase_add_test(tc, test_proxy_response_headers);
+    tcase_add_test(tc, test_proxy_round_robin_weights);
+    tcase_add_test(tc, test_proxy_backup);
+    tcase_add_test(tc, test_proxy_dead_server_skipped);
+    tcase_add_test(tc, test_proxy_all_dead_502);
+    tcase_add_test(tc, test_proxy_read_timeout_504);
+    tcase_add_test(tc, test_proxy_keepalive_reuse);
+    tcase_add_test(tc, test_proxy_keepalive_backend_restart);
+    tcase_add_test(tc, test_proxy_upload_10mb);
+    tcase_add_test(tc, test_proxy_download_100mb_bounded_memory);
+    tcase_add_test(tc, test_proxy_chunked_relay);
+    tcase_add_test(tc, test_proxy_truncated_response);
+    tcase_add_test(tc, test_proxy_uri_prefix_and_variables);
+    tcase_add_test(tc, test_proxy_config_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+ZPT_MAIN(proxy_suite)
