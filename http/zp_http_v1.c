@@ -25,6 +25,7 @@ typedef struct {
     zp_http_request_t  *r;
 
     zp_chain_t         *out;           /* response bytes not yet written */
+    zp_chain_t         *free;          /* written links, reused (request pool) */
     zp_msec_t           send_timeout;
 
     /* the request body to drop after the response */
@@ -40,6 +41,7 @@ typedef struct {
     unsigned            finalize_pending:1;
     unsigned            keepalive:1;
     unsigned            chunked_out:1;
+    unsigned            continue_sent:1;
 } zp_http_v1_ctx_t;
 
 static void     zp_http_v1_read_handler(zp_event_t *rev);
@@ -59,6 +61,7 @@ static void     zp_http_v1_keepalive(zp_connection_t *c);
 static void     zp_http_v1_lingering_close(zp_connection_t *c);
 static void     zp_http_v1_lingering_handler(zp_event_t *rev);
 static void     zp_http_v1_empty_handler(zp_event_t *ev);
+static zp_chain_t *zp_http_v1_link(zp_http_request_t *r, zp_http_v1_ctx_t *ctx);
 
 /* http1 is a module of the compile-time list like any other; it has no
  * directives yet, listening sockets of http servers call into it. */
@@ -474,9 +477,10 @@ zp_http_v1_parse_head(zp_connection_t *c)
         return;
     }
 
-    ctx->chunked_body = r->headers_in.chunked;
-    ctx->body_rest    = r->headers_in.chunked ? 0 : r->headers_in.content_length_n;
-    ctx->body_seen    = 0;
+    ctx->chunked_body  = r->headers_in.chunked;
+    ctx->body_rest     = r->headers_in.chunked ? 0 : r->headers_in.content_length_n;
+    ctx->body_seen     = 0;
+    ctx->continue_sent = 0;
     zp_memzero(&ctx->chunked, sizeof(zp_http_chunked_t));
 
     zp_http_process_request(r);
@@ -529,8 +533,8 @@ zp_http_v1_send_header(zp_http_request_t *r)
     /* a draining worker says so on the next response and closes after */
     if (r->keepalive
         && (zp_exiting || c->requests >= rcf->keepalive_requests || c->close
-            || (r->headers_in.expect_continue && c->buffer->pos == c->buffer->last
-                && (ctx->body_rest || ctx->chunked_body)))) {
+            || (r->headers_in.expect_continue && !ctx->continue_sent
+                && c->buffer->pos == c->buffer->last && (ctx->body_rest || ctx->chunked_body)))) {
         r->keepalive = 0;
     }
 
@@ -598,12 +602,12 @@ zp_http_v1_send_header(zp_http_request_t *r)
 
     b->last = p;
 
-    cl = zp_alloc_chain_link(r->pool);
+    cl = zp_http_v1_link(r, ctx);
     if (cl == NULL) {
         return ZP_ERROR;
     }
-    cl->buf  = b;
-    cl->next = NULL;
+    cl->buf->pos = cl->buf->start = b->pos;
+    cl->buf->last = cl->buf->end = b->last;
 
     /* written together with the first body bytes: one syscall for a small
      * response */
@@ -612,25 +616,61 @@ zp_http_v1_send_header(zp_http_request_t *r)
 }
 
 
+/* An output link with its buf and room for a chunk-size line: written
+ * links go back to ctx->free, so a long streamed body costs a few links,
+ * not a few per piece. */
+typedef struct {
+    zp_chain_t cl;
+    zp_buf_t   b;
+    u_char     size[20];
+} zp_http_v1_link_t;
+
+
+static zp_chain_t *
+zp_http_v1_link(zp_http_request_t *r, zp_http_v1_ctx_t *ctx)
+{
+    zp_chain_t        *cl;
+    zp_http_v1_link_t *l;
+
+    if (ctx->free) {
+        cl        = ctx->free;
+        ctx->free = cl->next;
+    } else {
+        l = zp_palloc(r->pool, sizeof(zp_http_v1_link_t));
+        if (l == NULL) {
+            return NULL;
+        }
+        cl      = &l->cl;
+        cl->buf = &l->b;
+    }
+
+    zp_memzero(cl->buf, sizeof(zp_buf_t));
+    cl->buf->memory = 1;
+    cl->next        = NULL;
+    return cl;
+}
+
+
 static zp_int_t
 zp_http_v1_append(zp_http_request_t *r, zp_chain_t ***last, u_char *data, size_t len)
 {
-    zp_buf_t   *b;
     zp_chain_t *cl;
 
-    b  = zp_calloc_buf(r->pool);
-    cl = zp_alloc_chain_link(r->pool);
-    if (b == NULL || cl == NULL) {
+    cl = zp_http_v1_link(r, r->connection->data);
+    if (cl == NULL) {
         return ZP_ERROR;
     }
 
-    b->pos = b->start = data;
-    b->last = b->end = data + len;
-    b->memory = 1;
-    cl->buf   = b;
-    cl->next  = NULL;
-    **last    = cl;
-    *last     = &cl->next;
+    if (data == NULL) {
+        /* a chunk-size line, written into the link itself */
+        data = ((zp_http_v1_link_t *) cl)->size;
+        len  = zp_sprintf(data, "%xz\r\n", len) - data;
+    }
+
+    cl->buf->pos = cl->buf->start = data;
+    cl->buf->last = cl->buf->end = data + len;
+    **last = cl;
+    *last  = &cl->next;
     return ZP_OK;
 }
 
@@ -638,7 +678,6 @@ zp_http_v1_append(zp_http_request_t *r, zp_chain_t ***last, u_char *data, size_t
 static zp_int_t
 zp_http_v1_send_body(zp_http_request_t *r, zp_chain_t *in)
 {
-    u_char            *size;
     zp_chain_t       **last, *cl;
     zp_http_v1_ctx_t  *ctx = r->connection->data;
     zp_uint_t          last_buf = 0;
@@ -656,15 +695,8 @@ zp_http_v1_send_body(zp_http_request_t *r, zp_chain_t *in)
             continue;
         }
 
-        if (ctx->chunked_out) {
-            size = zp_pnalloc(r->pool, 18);
-            if (size == NULL) {
-                return ZP_ERROR;
-            }
-            if (zp_http_v1_append(r, &last, size, zp_sprintf(size, "%xz\r\n", n) - size)
-                != ZP_OK) {
-                return ZP_ERROR;
-            }
+        if (ctx->chunked_out && zp_http_v1_append(r, &last, NULL, n) != ZP_OK) {
+            return ZP_ERROR;
         }
 
         if (zp_http_v1_append(r, &last, cl->buf->pos, n) != ZP_OK) {
@@ -731,10 +763,21 @@ zp_http_v1_flush(zp_connection_t *c)
         }
 
         c->sent += sent;
-        ctx->out = zp_chain_update_sent(ctx->out, sent);
 
-        while (ctx->out && ctx->out->buf->pos == ctx->out->buf->last) {
-            ctx->out = ctx->out->next;
+        /* written links go to the free list, a partly written one stays */
+        while (ctx->out) {
+            cl = ctx->out;
+            n  = (int) zp_min((size_t) sent, (size_t) (cl->buf->last - cl->buf->pos));
+            cl->buf->pos += n;
+            sent -= n;
+
+            if (cl->buf->pos < cl->buf->last) {
+                break;
+            }
+
+            ctx->out  = cl->next;
+            cl->next  = ctx->free;
+            ctx->free = cl;
         }
     }
 
@@ -816,6 +859,18 @@ zp_http_v1_read_body(zp_http_request_t *r, u_char *buf, size_t size)
 
     ctx->body_max = ((zp_http_core_rte_conf_t *) zp_http_get_module_rte_conf(
                          r, zp_http_core_module))->client_max_body_size;
+
+    if (r->headers_in.expect_continue && !ctx->continue_sent && !r->header_sent
+        && (ctx->body_rest || ctx->chunked_body)) {
+        /* the handler wants the body: tell the client to send it; the
+         * socket is empty at this point, so the line goes out whole */
+        ctx->continue_sent = 1;
+        if (send(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL) != 25) {
+            zp_log_error(ZP_LOG_INFO, c->log, errno, "send() of \"100 Continue\" failed");
+            c->error = 1;
+            return ZP_ERROR;
+        }
+    }
 
     for (;;) {
         if (!ctx->chunked_body && ctx->body_rest == 0) {
@@ -1016,6 +1071,10 @@ zp_http_v1_request_done(zp_connection_t *c)
         zp_destroy_pool(ctx->r->pool);
         ctx->r = NULL;
     }
+
+    /* the links lived in the request's pool */
+    ctx->free = NULL;
+    ctx->out  = NULL;
 
     if (!ctx->keepalive) {
         ctx->body_rest    = 0;
