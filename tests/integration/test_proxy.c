@@ -982,6 +982,187 @@ START_TEST(test_proxy_config_errors)
 END_TEST
 
 
+/* 1 GiB each way through the proxy: the body streams, the worker's memory
+ * stays bounded (a memory bound, not a timing one). */
+START_TEST(test_proxy_gib_both_ways)
+{
+    char           up[512], head[512], expect[128];
+    size_t         len = (size_t) 1 << 30, off, n, i;
+    uint64_t       h = FNV_INIT;
+    pid_t          workers[4];
+    long           rss, max_rss = 0;
+    int            fd, nw;
+    backend_t      a;
+    resp_t        *r = malloc(sizeof(resp_t));
+    static unsigned char chunk[PATTERN_LEN * 4096];
+
+    ck_assert(r != NULL);
+    for (i = 0; i < sizeof(chunk); i++) {
+        chunk[i] = PATTERN[i % PATTERN_LEN];
+    }
+
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
+    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+
+    nw = zpt_workers(srv.pid, workers, 4);
+    ck_assert_int_eq(nw, 1);
+
+    /* upload: Content-Length 1 GiB, the backend answers its length and hash */
+    snprintf(head, sizeof(head),
+             "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n"
+             "Connection: close\r\n\r\n",
+             len);
+    fd = zpt_connect(srv.port);
+    ck_assert(fd >= 0);
+    send_all(fd, head, strlen(head));
+    for (off = 0; off < len; off += n) {
+        n = len - off < sizeof(chunk) ? len - off : sizeof(chunk);
+        h = fnv1a64(h, chunk, n);
+        send_all(fd, (char *) chunk, n);
+        if ((off / sizeof(chunk)) % 256 == 0) {
+            rss = rss_kb(workers[0]);
+            max_rss = rss > max_rss ? rss : max_rss;
+        }
+    }
+    read_resp(fd, r);
+    close(fd);
+    snprintf(expect, sizeof(expect), "length=%zu fnv1a64=%016" PRIx64, len, h);
+    ck_assert_int_eq(r->status, 200);
+    r->body[r->stored] = '\0';
+    ck_assert_msg(strstr(r->body, expect) != NULL, "got %s, want %s", r->body, expect);
+    ck_assert_msg(max_rss > 0 && max_rss < 64 * 1024, "worker RSS reached %ld kB uploading",
+                  max_rss);
+
+    /* download: /size/1 GiB, RSS sampled while reading */
+    memset(rss_pid, 0, sizeof(rss_pid));
+    rss_pid[0] = workers[0];
+    get(srv.port, "/size/1073741824", r);
+    rss_pid[0] = 0;
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_uint_eq(r->received, len);
+    ck_assert_msg(r->max_rss_kb > 0 && r->max_rss_kb < 64 * 1024,
+                  "worker RSS reached %ld kB downloading", r->max_rss_kb);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+/* An independent HTTP/1.0 server behind the proxy: Python's http.server. */
+START_TEST(test_proxy_python_http_server)
+{
+    char         dir[] = "/tmp/zpt-py.XXXXXX", path[512], up[512], port_s[16];
+    size_t       len = 1000003, i;
+    uint64_t     h = FNV_INIT;
+    int          port;
+    pid_t        py;
+    FILE        *f;
+    resp_t      *r = malloc(sizeof(resp_t));
+    unsigned char c;
+
+    if (access("/usr/bin/python3", X_OK) != 0) {
+        printf("test_proxy_python_http_server: no /usr/bin/python3, skipped\n");
+        free(r);
+        return;
+    }
+
+    ck_assert(r != NULL);
+    ck_assert(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/file.bin", dir);
+    f = fopen(path, "w");
+    ck_assert(f != NULL);
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) ((i * 2654435761u) >> 11);
+        h = fnv1a64(h, &c, 1);
+        fputc(c, f);
+    }
+    fclose(f);
+
+    port = zpt_free_port();
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    py = fork();
+    ck_assert(py >= 0);
+    if (py == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl("/usr/bin/python3", "python3", "-m", "http.server", port_s, "--bind", "127.0.0.1",
+              "--directory", dir, (char *) NULL);
+        _exit(127);
+    }
+    ck_assert_msg(zpt_wait_port(port, zpt_wait_ms()), "python http.server did not start");
+
+    snprintf(up, sizeof(up), "upstream py { server 127.0.0.1:%d; keepalive 4; }", port);
+    proxy_start2(1, up, "route / { proxy_pass http://py; }");
+
+    get(srv.port, "/file.bin", r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_uint_eq(r->received, len);
+    ck_assert_msg(r->hash == h, "the file differs through the proxy");
+
+    /* twice: the upstream closed its HTTP/1.0 connection, a new one is used */
+    get(srv.port, "/file.bin", r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_uint_eq(r->received, len);
+
+    get(srv.port, "/missing", r);
+    ck_assert_int_eq(r->status, 404);
+
+    zpt_kill(py, SIGKILL);
+    waitpid(py, NULL, 0);
+    unlink(path);
+    rmdir(dir);
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+/* Pipelined requests through the proxy come back in order on one
+ * connection. */
+START_TEST(test_proxy_pipelined)
+{
+    char      up[512], req[8192], want[64], *p;
+    int       fd, i, off = 0;
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    ck_assert(r != NULL);
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
+    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+
+    for (i = 0; i < 10; i++) {
+        off += snprintf(req + off, sizeof(req) - (size_t) off,
+                        "GET /echo?i=%d HTTP/1.1\r\nHost: localhost\r\n%s\r\n", i,
+                        i == 9 ? "Connection: close\r\n" : "");
+    }
+
+    fd = zpt_connect(srv.port);
+    ck_assert(fd >= 0);
+    send_all(fd, req, (size_t) off);
+    read_resp(fd, r);
+    close(fd);
+
+    ck_assert_int_eq(r->status, 200);
+    r->body[r->stored < sizeof(r->body) ? r->stored : sizeof(r->body) - 1] = '\0';
+
+    /* the first response's head was parsed; the others follow in the body */
+    p = r->body;
+    for (i = 1; i < 10; i++) {
+        snprintf(want, sizeof(want), "/echo?i=%d", i);
+        p = strstr(p, want);
+        ck_assert_msg(p != NULL, "response %d missing or out of order", i);
+    }
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
 static Suite *
 proxy_suite(void)
 {
@@ -990,7 +1171,7 @@ proxy_suite(void)
 
     backend_build();
 
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_proxy_basic_get_and_request_headers);
     tcase_add_test(tc, test_proxy_response_headers);
     tcase_add_test(tc, test_proxy_round_robin_weights);
@@ -1006,6 +1187,9 @@ proxy_suite(void)
     tcase_add_test(tc, test_proxy_truncated_response);
     tcase_add_test(tc, test_proxy_uri_prefix_and_variables);
     tcase_add_test(tc, test_proxy_config_errors);
+    tcase_add_test(tc, test_proxy_gib_both_ways);
+    tcase_add_test(tc, test_proxy_python_http_server);
+    tcase_add_test(tc, test_proxy_pipelined);
     suite_add_tcase(s, tc);
     return s;
 }
