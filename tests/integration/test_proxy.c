@@ -1163,6 +1163,74 @@ START_TEST(test_proxy_pipelined)
 END_TEST
 
 
+/* client_body_timeout: a body that stops coming gets 408 and a close. */
+START_TEST(test_proxy_client_body_timeout)
+{
+    char      up[512];
+    const char *req = "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n"
+                      "0123456789";
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    ck_assert(r != NULL);
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
+    proxy_start2(1, up, "route / { client_body_timeout 1s; proxy_pass http://users; }");
+
+    request(srv.port, req, r);
+    ck_assert_int_eq(r->status, 408);
+    ck_assert_msg(zpt_wait_file_line(srv.error_log, "client timed out sending the request body",
+                                     NULL, zpt_wait_ms()),
+                  "no log line for the body timeout");
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
+/* send_timeout: a client that stops reading is dropped, and the upstream
+ * connection and descriptors with it. */
+START_TEST(test_proxy_send_timeout)
+{
+    char      up[512], req[256];
+    int       fd, rcvbuf = 4096, base, now = -1;
+    long long end;
+    pid_t     w[4];
+    backend_t a;
+
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
+    proxy_start2(1, up, "route / { send_timeout 1s; proxy_pass http://users; }");
+    ck_assert_int_eq(zpt_workers(srv.pid, w, 4), 1);
+
+    base = zpt_fd_count(w[0]);
+    ck_assert_int_gt(base, 0);
+
+    fd = zpt_connect(srv.port);
+    ck_assert(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    snprintf(req, sizeof(req), "GET /size/1073741824 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    send_all(fd, req, strlen(req));
+
+    /* never read: the worker must give up on us and release everything */
+    end = zpt_now_ms() + 4 * zpt_wait_ms();
+    while (zpt_now_ms() < end) {
+        now = zpt_fd_count(w[0]);
+        if (now <= base && zpt_file_has_line(srv.error_log, "timed out", NULL)) {
+            break;
+        }
+        zpt_msleep(100);
+    }
+    ck_assert_msg(now <= base, "worker holds %d descriptors, %d before the request", now, base);
+    ck_assert(zpt_alive(w[0]));
+
+    close(fd);
+    zpt_teardown();
+}
+END_TEST
+
+
 static Suite *
 proxy_suite(void)
 {
@@ -1190,6 +1258,8 @@ proxy_suite(void)
     tcase_add_test(tc, test_proxy_gib_both_ways);
     tcase_add_test(tc, test_proxy_python_http_server);
     tcase_add_test(tc, test_proxy_pipelined);
+    tcase_add_test(tc, test_proxy_client_body_timeout);
+    tcase_add_test(tc, test_proxy_send_timeout);
     suite_add_tcase(s, tc);
     return s;
 }
