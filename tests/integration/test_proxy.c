@@ -774,7 +774,7 @@ START_TEST(test_proxy_download_100mb_bounded_memory)
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
     proxy_start2(1, up, "route / { proxy_pass http://users; }");
 
-    nw = zpt_workers(srv.pid, workers, 4);
+    nw = zpt_wait_workers(srv.pid, 1, NULL, 0, workers, zpt_wait_ms());
     ck_assert_int_ge(nw, 1);
     memset(rss_pid, 0, sizeof(rss_pid));
     for (i = 0; i < (size_t) nw; i++) {
@@ -1005,7 +1005,7 @@ START_TEST(test_proxy_gib_both_ways)
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
     proxy_start2(1, up, "route / { proxy_pass http://users; }");
 
-    nw = zpt_workers(srv.pid, workers, 4);
+    nw = zpt_wait_workers(srv.pid, 1, NULL, 0, workers, zpt_wait_ms());
     ck_assert_int_eq(nw, 1);
 
     /* upload: Content-Length 1 GiB, the backend answers its length and hash */
@@ -1202,7 +1202,7 @@ START_TEST(test_proxy_send_timeout)
     backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
     proxy_start2(1, up, "route / { send_timeout 1s; proxy_pass http://users; }");
-    ck_assert_int_eq(zpt_workers(srv.pid, w, 4), 1);
+    ck_assert(zpt_wait_workers(srv.pid, 1, NULL, 0, w, zpt_wait_ms()));
 
     base = zpt_fd_count(w[0]);
     ck_assert_int_gt(base, 0);

@@ -12,16 +12,12 @@
 #define _GNU_SOURCE
 #endif
 #include <check.h>
-#include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include "zpt_client.h"
 #include "zpt_harness.h"
 
 #define CONF_HEAD                                                                                  \
@@ -33,374 +29,15 @@
     "http {\n"                                                                                     \
     "    access_log logs/access.log;\n"
 
-/* ---- a buffered HTTP/1.1 client over a real socket ------------------------ */
-
-typedef struct {
-    int    fd;
-    char   buf[262144];
-    size_t len;
-    int    eof; /* the peer closed (1) or reset (-1) */
-} conn_t;
-
-typedef struct {
-    int    status;
-    int    conn_close;
-    long   content_length;
-    char   headers[4096];
-    char   body[16384];
-    size_t body_len;
-    size_t total; /* bytes of head + body */
-} resp_t;
-
-
-static __attribute__((unused)) conn_t *
-conn_open(int port)
-{
-    conn_t *c = calloc(1, sizeof(conn_t));
-
-    ck_assert(c != NULL);
-    c->fd = zpt_connect(port);
-    ck_assert_msg(c->fd >= 0, "connect to %d: %s", port, strerror(errno));
-    return c;
-}
-
-
-static __attribute__((unused)) void
-conn_close(conn_t *c)
-{
-    close(c->fd);
-    free(c);
-}
-
-
-static __attribute__((unused)) void
-conn_send_n(conn_t *c, const char *data, size_t len)
-{
-    size_t  off = 0;
-    ssize_t n;
-
-    while (off < len) {
-        n = send(c->fd, data + off, len - off, MSG_NOSIGNAL);
-        if (n == -1 && errno == EINTR) {
-            continue;
-        }
-        ck_assert_msg(n > 0, "send: %s", strerror(errno));
-        off += (size_t) n;
-    }
-}
-
-
-static __attribute__((unused)) void
-conn_send(conn_t *c, const char *data)
-{
-    conn_send_n(c, data, strlen(data));
-}
-
-
-/* Reads more into c->buf (bounded by the socket's receive timeout). 1 if data came. */
-static int
-conn_fill(conn_t *c)
-{
-    ssize_t n;
-
-    if (c->eof || c->len == sizeof(c->buf)) {
-        return 0;
-    }
-    do {
-        n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-    } while (n == -1 && errno == EINTR);
-
-    if (n > 0) {
-        c->len += (size_t) n;
-        return 1;
-    }
-    c->eof = (n == 0) ? 1 : -1;
-    return 0;
-}
-
-
-static void
-conn_consume(conn_t *c, size_t n)
-{
-    memmove(c->buf, c->buf + n, c->len - n);
-    c->len -= n;
-}
-
-
-/* Value of the first header `name` in a response head; 1 if found. */
-static __attribute__((unused)) int
-hdr_value(const char *headers, const char *name, char *out, size_t size)
-{
-    size_t      nl = strlen(name);
-    const char *p  = strstr(headers, "\r\n");
-    const char *e;
-
-    while (p != NULL && p[2] != '\r' && p[2] != '\0') {
-        p += 2;
-        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-            p += nl + 1;
-            while (*p == ' ') {
-                p++;
-            }
-            e = strstr(p, "\r\n");
-            snprintf(out, size, "%.*s", (int) (e ? e - p : (long) strlen(p)), p);
-            return 1;
-        }
-        p = strstr(p, "\r\n");
-    }
-    return 0;
-}
-
-
-/*
- * Reads one response from c. head_only: the answer to HEAD (or a 1xx), no
- * body whatever Content-Length says. Returns 0, or -1 with why in err.
- */
-static int
-conn_read(conn_t *c, resp_t *r, int head_only, char *err, size_t errsize)
-{
-    char  *eoh;
-    size_t hlen, need;
-    char   v[64];
-
-    memset(r, 0, sizeof(*r));
-    r->content_length = -1;
-
-    for (;;) {
-        eoh = c->len ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
-        if (eoh != NULL) {
-            break;
-        }
-        if (!conn_fill(c)) {
-            snprintf(err, errsize, "%s after %zu bytes of a response head",
-                     c->eof == 1 ? "EOF" : (c->eof == -1 ? strerror(errno) : "buffer full"),
-                     c->len);
-            return -1;
-        }
-    }
-
-    hlen = (size_t) (eoh - c->buf) + 4;
-    snprintf(r->headers, sizeof(r->headers), "%.*s", (int) hlen, c->buf);
-    if (sscanf(r->headers, "HTTP/1.%*d %d", &r->status) != 1) {
-        snprintf(err, errsize, "bad status line: %.60s", r->headers);
-        return -1;
-    }
-    if (hdr_value(r->headers, "Connection", v, sizeof(v))) {
-        r->conn_close = strcasecmp(v, "close") == 0;
-    }
-    if (hdr_value(r->headers, "Content-Length", v, sizeof(v))) {
-        r->content_length = strtol(v, NULL, 10);
-    }
-    conn_consume(c, hlen);
-    r->total = hlen;
-
-    if (head_only || (r->status >= 100 && r->status < 200)) {
-        return 0;
-    }
-    if (r->content_length < 0) {
-        snprintf(err, errsize, "no Content-Length in:\n%s", r->headers);
-        return -1;
-    }
-
-    need = (size_t) r->content_length;
-    while (c->len < need) {
-        if (!conn_fill(c)) {
-            snprintf(err, errsize, "body: %zu of %zu bytes, then %s", c->len, need,
-                     c->eof == 1 ? "EOF" : strerror(errno));
-            return -1;
-        }
-    }
-    r->body_len = need;
-    snprintf(r->body, sizeof(r->body), "%.*s", (int) need, c->buf);
-    conn_consume(c, need);
-    r->total += need;
-    return 0;
-}
-
-
-/* conn_read() that must succeed. */
-static void
-must_read(conn_t *c, resp_t *r, int head_only, const char *what)
-{
-    char err[4300];
-
-    ck_assert_msg(conn_read(c, r, head_only, err, sizeof(err)) == 0, "%s: %s", what, err);
-}
-
-
-/*
- * Waits (bounded by ms) until the server closes c: 1 on EOF, -1 on a
- * reset, 0 on timeout, 2 if more data came instead (left unread).
- */
-static __attribute__((unused)) int
-conn_wait_close(conn_t *c, int ms)
-{
-    long long     end = zpt_now_ms() + ms;
-    struct pollfd pfd;
-    char          ch;
-    ssize_t       n;
-    int           left;
-
-    if (c->len) {
-        return 2;
-    }
-    if (c->eof) {
-        return c->eof;
-    }
-    for (;;) {
-        left = (int) (end - zpt_now_ms());
-        if (left <= 0) {
-            return 0;
-        }
-        pfd.fd      = c->fd;
-        pfd.events  = POLLIN;
-        pfd.revents = 0;
-        if (poll(&pfd, 1, left) <= 0) {
-            continue;
-        }
-        n = recv(c->fd, &ch, 1, MSG_DONTWAIT | MSG_PEEK);
-        if (n == 0) {
-            return 1;
-        }
-        if (n > 0) {
-            return 2;
-        }
-        if (errno != EAGAIN && errno != EINTR) {
-            return -1;
-        }
-    }
-}
-
-
-static __attribute__((unused)) const char *
-close_text(int rc)
-{
-    switch (rc) {
-    case 1: return "EOF";
-    case -1: return "a reset";
-    case 2: return "more data";
-    default: return "a timeout (still open)";
-    }
-}
-
-
-/* One request on a fresh connection; the response is read and returned. */
-static __attribute__((unused)) void
-one(int port, const char *req, resp_t *r, int head_only, const char *what)
-{
-    conn_t *c = conn_open(port);
-
-    conn_send(c, req);
-    must_read(c, r, head_only, what);
-    conn_close(c);
-}
-
-
-/* `METHOD path` with Host host and extra header lines, on a fresh connection. */
-static __attribute__((unused)) void
-req(int port, const char *method, const char *host, const char *path, const char *extra,
-    resp_t *r)
-{
-    char buf[8192];
-
-    snprintf(buf, sizeof(buf), "%s %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n\r\n",
-             method, path, host, extra ? extra : "");
-    one(port, buf, r, strcmp(method, "HEAD") == 0, buf);
-}
-
-
-/* A request the server must refuse with status and then close. */
-static __attribute__((unused)) void
-refused(int port, const char *request, int status, const char *what)
-{
-    conn_t *c = conn_open(port);
-    resp_t  r;
-    int     rc;
-
-    conn_send(c, request);
-    must_read(c, &r, 0, what);
-    ck_assert_msg(r.status == status, "%s: status %d, expected %d", what, r.status, status);
-    ck_assert_msg(r.conn_close, "%s: %d without Connection: close:\n%s", what, status,
-                  r.headers);
-    rc = conn_wait_close(c, zpt_wait_ms());
-    ck_assert_msg(rc == 1 || rc == -1, "%s: after the %d: %s", what, status, close_text(rc));
-    conn_close(c);
-}
-
-
-/* Starts s with the config text (already formatted) and its 2 workers. */
-static __attribute__((unused)) pid_t
-start_conf(zpt_srv_t *s, const char *conf, pid_t *w)
-{
-    pid_t master;
-
-    ck_assert_int_eq(zpt_srv_conf(s, "%s", conf), 0);
-    master = zpt_srv_start(s);
-    ck_assert_msg(master > 0, "zproxy did not start (see the logs above)");
-    ck_assert_msg(zpt_wait_workers(master, 2, NULL, 0, w, zpt_wait_ms()),
-                  "master %d does not have 2 workers", master);
-    return master;
-}
-
-
-/* The same two workers still run and none crashed. */
-static __attribute__((unused)) void
-assert_same_workers(zpt_srv_t *s, pid_t master, const pid_t *w0)
-{
-    pid_t w[4];
-    int   n;
-
-    n = zpt_workers(master, w, 4);
-    ck_assert_msg(n == 2 && zpt_pid_in(w[0], w0, 2) && zpt_pid_in(w[1], w0, 2),
-                  "workers changed: %d %d -> %d of them (%d %d)", w0[0], w0[1], n, w[0], w[1]);
-    ck_assert_msg(!zpt_file_has_line(s->error_log, "exited on signal", NULL),
-                  "a worker crashed (see error.log)");
-}
-
-
-/* Runs `zproxy -p <prefix> -t -c <conf>`; returns the exit code, stderr in err. */
-static __attribute__((unused)) int
-conftest(zpt_srv_t *s, char *err, size_t size)
-{
-    const char *args[] = {"-p", s->prefix, "-t", "-c", s->conf, NULL};
-
-    return zpt_run(args, NULL, 0, err, size);
-}
-
-
-/* -t must fail with a line "zproxy: <conf>:<line>: ...a..." (b too if not NULL). */
-static __attribute__((unused)) void
-conftest_error(zpt_srv_t *s, int line, const char *a, const char *b)
-{
-    char        err[16384], prefix[1024], l[2048];
-    const char *p, *nl;
-    int         rc, found = 0;
-
-    rc = conftest(s, err, sizeof(err));
-    ck_assert_msg(rc == 1, "zproxy -t exited %d (expected 1) for \"%s\", stderr:\n%s", rc, a, err);
-
-    snprintf(prefix, sizeof(prefix), "zproxy: %s:%d: ", s->conf, line);
-    for (p = err; *p && !found; p = nl + 1) {
-        nl = strchr(p, '\n');
-        snprintf(l, sizeof(l), "%.*s", (int) (nl ? nl - p : (long) strlen(p)), p);
-        found = strncmp(l, prefix, strlen(prefix)) == 0 && strstr(l, a) != NULL
-                && (b == NULL || strstr(l, b) != NULL);
-        if (nl == NULL) {
-            break;
-        }
-    }
-    ck_assert_msg(found, "expected a line \"%s...%s...%s\", stderr:\n%s", prefix, a, b ? b : "",
-                  err);
-}
 
 /* A request on a fresh connection must get status and body (NULL: any body). */
 static void
 expect(int port, const char *method, const char *host, const char *path, const char *extra,
        int status, const char *body)
 {
-    resp_t r;
+    zpt_resp_t r;
 
-    req(port, method, host, path, extra, &r);
+    zpt_req(port, method, host, path, extra, &r);
     ck_assert_msg(r.status == status && (body == NULL || strcmp(r.body, body) == 0),
                   "%s %s (Host: %s%s%s): got %d \"%s\", expected %d \"%s\"", method, path, host,
                   extra ? ", " : "", extra ? extra : "", r.status, r.body, status,
@@ -412,9 +49,9 @@ expect(int port, const char *method, const char *host, const char *path, const c
 static void
 expect_404(int port, const char *method, const char *path)
 {
-    resp_t r;
+    zpt_resp_t r;
 
-    req(port, method, "localhost", path, NULL, &r);
+    zpt_req(port, method, "localhost", path, NULL, &r);
     ck_assert_msg(r.status == 404 && strstr(r.body, "<html>") != NULL,
                   "%s %s: got %d \"%s\", expected the 404 page", method, path, r.status, r.body);
 }
@@ -424,9 +61,9 @@ expect_404(int port, const char *method, const char *path)
 static void
 expect_raw(int port, const char *request, int status, const char *body)
 {
-    resp_t r;
+    zpt_resp_t r;
 
-    one(port, request, &r, 0, request);
+    zpt_one(port, request, &r, 0, request);
     ck_assert_msg(r.status == status && (body == NULL || strcmp(r.body, body) == 0),
                   "%s: got %d \"%s\", expected %d \"%s\"", request, r.status, r.body, status,
                   body ? body : "*");
@@ -435,15 +72,15 @@ expect_raw(int port, const char *request, int status, const char *body)
 
 /* The Allow header of r names exactly the methods of the comma-separated list. */
 static void
-expect_allow(const resp_t *r, const char *what, const char *list)
+expect_allow(const zpt_resp_t *r, const char *what, const char *list)
 {
     char  allow[256], want[256], *tok, *save;
     int   nallow = 0, nwant = 0;
     char  got[16][16];
     int   i, found;
 
-    ck_assert_msg(hdr_value(r->headers, "Allow", allow, sizeof(allow)), "%s: 405 without Allow:\n%s",
-                  what, r->headers);
+    ck_assert_msg(zpt_hdr_value(r->headers, "Allow", allow, sizeof(allow)),
+                  "%s: 405 without Allow:\n%s", what, r->headers);
 
     for (tok = strtok_r(allow, ", ", &save); tok && nallow < 16; tok = strtok_r(NULL, ", ", &save)) {
         snprintf(got[nallow++], sizeof(got[0]), "%s", tok);
@@ -475,17 +112,17 @@ expect_allow(const resp_t *r, const char *what, const char *list)
 
 START_TEST(test_example_table)
 {
-    zpt_srv_t s;
-    pid_t     master, w0[2];
-    resp_t    r;
-    char      conf[8192];
-    int       p;
+    zpt_srv_t  s;
+    pid_t      master, w0[2];
+    zpt_resp_t r;
+    char       conf[8192];
+    int        p;
 
     ck_assert_int_eq(zpt_srv_init(&s), 0);
     snprintf(conf, sizeof(conf),
              CONF_HEAD "    server {\n        listen 127.0.0.1:%d;\n" TABLE_ROUTES "    }\n}\n",
              s.port);
-    master = start_conf(&s, conf, w0);
+    master = zpt_start_conf(&s, conf, w0);
     p      = s.port;
 
     /* route = /health */
@@ -493,7 +130,7 @@ START_TEST(test_example_table)
     expect(p, "GET", "x", "/health?full=1", NULL, 200, "ok\n");
     expect(p, "GET", "x", "/health/", NULL, 404, "no route\n");
     expect(p, "GET", "x", "/healthz", NULL, 404, "no route\n");
-    req(p, "HEAD", "x", "/health", NULL, &r);
+    zpt_req(p, "HEAD", "x", "/health", NULL, &r);
     ck_assert_msg(r.status == 200 && r.content_length == 3, "HEAD /health: %d\n%s", r.status,
                   r.headers);
 
@@ -501,7 +138,7 @@ START_TEST(test_example_table)
     expect(p, "GET", "x", "/api/users/7", NULL, 200, "user 7\n");
     expect(p, "PUT", "x", "/api/users/7", "Content-Length: 0\r\n", 200, "user 7\n");
     expect(p, "DELETE", "x", "/api/users/42", NULL, 200, "user 42\n");
-    req(p, "HEAD", "x", "/api/users/7", NULL, &r);
+    zpt_req(p, "HEAD", "x", "/api/users/7", NULL, &r);
     ck_assert_msg(r.status == 200 && r.content_length == 7, "HEAD /api/users/7: %d\n%s",
                   r.status, r.headers);
 
@@ -544,7 +181,7 @@ START_TEST(test_example_table)
     expect(p, "GET", "x", "/elsewhere/x", NULL, 404, "no route\n");
     expect(p, "OPTIONS", "x", "/api", NULL, 404, "no route\n");
 
-    assert_same_workers(&s, master, w0);
+    zpt_assert_same_workers(&s, master, w0);
     zpt_teardown();
 }
 END_TEST
@@ -554,11 +191,11 @@ END_TEST
 
 START_TEST(test_methods_405)
 {
-    zpt_srv_t s;
-    pid_t     master, w0[2];
-    resp_t    r;
-    char      conf[8192];
-    int       p;
+    zpt_srv_t  s;
+    pid_t      master, w0[2];
+    zpt_resp_t r;
+    char       conf[8192];
+    int        p;
 
     ck_assert_int_eq(zpt_srv_init(&s), 0);
     snprintf(conf, sizeof(conf),
@@ -572,11 +209,11 @@ START_TEST(test_methods_405)
              "        route /any/ { return 200 \"any\\n\"; }\n"
              "    }\n}\n",
              s.port);
-    master = start_conf(&s, conf, w0);
+    master = zpt_start_conf(&s, conf, w0);
     p      = s.port;
 
     /* refused by both path matches: the union of their methods */
-    req(p, "PATCH", "x", "/api/users/7", "Content-Length: 0\r\n", &r);
+    zpt_req(p, "PATCH", "x", "/api/users/7", "Content-Length: 0\r\n", &r);
     ck_assert_msg(r.status == 405, "PATCH /api/users/7: %d \"%s\"", r.status, r.body);
     expect_allow(&r, "PATCH /api/users/7", "GET,HEAD,POST,PUT,DELETE");
 
@@ -584,22 +221,22 @@ START_TEST(test_methods_405)
     expect(p, "POST", "x", "/api/users/7", "Content-Length: 0\r\n", 200, "users\n");
     expect(p, "PUT", "x", "/api/users/7", "Content-Length: 0\r\n", 200, "user 7\n");
 
-    req(p, "DELETE", "x", "/api/users/", NULL, &r);
+    zpt_req(p, "DELETE", "x", "/api/users/", NULL, &r);
     ck_assert_msg(r.status == 405, "DELETE /api/users/: %d \"%s\"", r.status, r.body);
     expect_allow(&r, "DELETE /api/users/", "GET,HEAD,POST");
 
-    req(p, "GET", "x", "/only-post", NULL, &r);
+    zpt_req(p, "GET", "x", "/only-post", NULL, &r);
     ck_assert_msg(r.status == 405, "GET /only-post: %d \"%s\"", r.status, r.body);
     expect_allow(&r, "GET /only-post", "POST");
-    req(p, "HEAD", "x", "/only-post", NULL, &r);
+    zpt_req(p, "HEAD", "x", "/only-post", NULL, &r);
     ck_assert_msg(r.status == 405, "HEAD /only-post (POST does not imply HEAD): %d", r.status);
     expect(p, "POST", "x", "/only-post", "Content-Length: 0\r\n", 200, "posted\n");
 
     /* GET implies HEAD */
-    req(p, "HEAD", "x", "/get/x", NULL, &r);
+    zpt_req(p, "HEAD", "x", "/get/x", NULL, &r);
     ck_assert_msg(r.status == 200 && r.content_length == 4, "HEAD /get/x: %d\n%s", r.status,
                   r.headers);
-    req(p, "POST", "x", "/get/x", "Content-Length: 0\r\n", &r);
+    zpt_req(p, "POST", "x", "/get/x", "Content-Length: 0\r\n", &r);
     ck_assert_msg(r.status == 405, "POST /get/x: %d \"%s\"", r.status, r.body);
     expect_allow(&r, "POST /get/x", "GET,HEAD");
 
@@ -610,7 +247,7 @@ START_TEST(test_methods_405)
     /* no path match: 404, not 405 */
     expect_404(p, "PATCH", "/nothing");
 
-    assert_same_workers(&s, master, w0);
+    zpt_assert_same_workers(&s, master, w0);
     zpt_teardown();
 }
 END_TEST
@@ -674,7 +311,7 @@ START_TEST(test_forms_and_precedence)
              "        route /c/a:b { return 200 \"literal-colon\\n\"; }\n"
              "    }\n}\n",
              s.port);
-    master = start_conf(&s, conf, w0);
+    master = zpt_start_conf(&s, conf, w0);
     p      = s.port;
 
     /* exact beats pattern beats regex beats prefix */
@@ -746,7 +383,7 @@ START_TEST(test_forms_and_precedence)
     expect(p, "GET", "x", "/c/a:bc", NULL, 200, "literal-colon\n");
     expect_404(p, "GET", "/c/x");
 
-    assert_same_workers(&s, master, w0);
+    zpt_assert_same_workers(&s, master, w0);
     zpt_teardown();
 }
 END_TEST
@@ -778,7 +415,7 @@ START_TEST(test_match_header)
              "        route /h2/ { return 200 \"not-both\\n\"; }\n"
              "    }\n}\n",
              s.port);
-    master = start_conf(&s, conf, w0);
+    master = zpt_start_conf(&s, conf, w0);
     p      = s.port;
 
     expect(p, "GET", "x", "/hp/", "X-Flag: 1\r\n", 200, "present\n");
@@ -805,7 +442,7 @@ START_TEST(test_match_header)
     expect(p, "GET", "x", "/h2/", "X-A: 2\r\nX-B: z\r\n", 200, "not-both\n");
     expect(p, "GET", "x", "/h2/", "X-B: z\r\n", 200, "not-both\n");
 
-    assert_same_workers(&s, master, w0);
+    zpt_assert_same_workers(&s, master, w0);
     zpt_teardown();
 }
 END_TEST
@@ -840,7 +477,7 @@ START_TEST(test_normalized_paths)
              "        route / { return 404 \"no route\\n\"; }\n"
              "    }\n}\n",
              s.port, p2);
-    master = start_conf(&s, conf, w0);
+    master = zpt_start_conf(&s, conf, w0);
     p      = s.port;
 
     expect(p, "GET", "x", "/api/%75sers/7", NULL, 200, "user 7\n");
@@ -864,10 +501,10 @@ START_TEST(test_normalized_paths)
                200, "user 9\n");
 
     /* ".." above the root: 400, and the connection closes */
-    refused(p, "GET /.. HTTP/1.1\r\nHost: x\r\n\r\n", 400, "GET /..");
-    refused(p, "GET /../api/users/7 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "GET /../api/users/7");
-    refused(p, "GET /api/../../x HTTP/1.1\r\nHost: x\r\n\r\n", 400, "GET /api/../../x");
-    refused(p, "GET /%2e%2e/x HTTP/1.1\r\nHost: x\r\n\r\n", 400, "GET /%2e%2e/x");
+    zpt_refused(p, "GET /.. HTTP/1.1\r\nHost: x\r\n\r\n", 400, "GET /..");
+    zpt_refused(p, "GET /../api/users/7 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "GET /../api/users/7");
+    zpt_refused(p, "GET /api/../../x HTTP/1.1\r\nHost: x\r\n\r\n", 400, "GET /api/../../x");
+    zpt_refused(p, "GET /%2e%2e/x HTTP/1.1\r\nHost: x\r\n\r\n", 400, "GET /%2e%2e/x");
 
     /* merge_slashes off: "//" is kept, dot segments still resolve */
     expect(p2, "GET", "x", "/a//b", NULL, 200, "double\n");
@@ -876,7 +513,7 @@ START_TEST(test_normalized_paths)
     expect(p2, "GET", "x", "/a/.//b", NULL, 200, "double\n");
     expect(p2, "GET", "x", "/a/%2fb", NULL, 200, "double\n");
 
-    assert_same_workers(&s, master, w0);
+    zpt_assert_same_workers(&s, master, w0);
     zpt_teardown();
 }
 END_TEST
@@ -927,7 +564,7 @@ START_TEST(test_server_name)
              "        route / { return 200 \"F\\n\"; }\n"
              "    }\n}\n",
              s.port, s.port, s.port, s.port, p2, p2);
-    master = start_conf(&s, conf, w0);
+    master = zpt_start_conf(&s, conf, w0);
     p      = s.port;
 
     /* exact names: case, port and a trailing dot do not matter */
@@ -966,7 +603,7 @@ START_TEST(test_server_name)
     expect(p2, "GET", "f.test", "/", NULL, 200, "F\n");
     expect(p2, "GET", "e.test", "/", NULL, 200, "E\n");
 
-    assert_same_workers(&s, master, w0);
+    zpt_assert_same_workers(&s, master, w0);
     zpt_teardown();
 }
 END_TEST
@@ -1005,47 +642,47 @@ START_TEST(test_config_errors)
 
     /* the base passes */
     bad_conf(&s, ok, "route /fine/ { return 200 \"x\"; }");
-    rc = conftest(&s, err, sizeof(err));
+    rc = zpt_conftest(&s, err, sizeof(err));
     ck_assert_msg(rc == 0, "a good config fails -t (%d):\n%s", rc, err);
 
     /* the same path twice with other methods or a header condition is no duplicate */
     bad_conf(&s, "route /m/ { methods GET; return 200 \"x\"; }", "route /m/ { return 200 \"y\"; }");
-    rc = conftest(&s, err, sizeof(err));
+    rc = zpt_conftest(&s, err, sizeof(err));
     ck_assert_msg(rc == 0, "same prefix, other methods: -t fails (%d):\n%s", rc, err);
 
     bad_conf(&s, ok, "route ~ \"^/(unclosed\" { return 200 \"x\"; }");
-    conftest_error(&s, 8, "^/(unclosed", "does not compile");
+    zpt_conftest_error(&s, 8, "^/(unclosed", "does not compile");
 
     bad_conf(&s, ok, "route ~* \"[z-a]\" { return 200 \"x\"; }");
-    conftest_error(&s, 8, "[z-a]", "does not compile");
+    zpt_conftest_error(&s, 8, "[z-a]", "does not compile");
 
     bad_conf(&s, ok, "route /a/ { match_header X-A \"~(bad\"; return 200 \"x\"; }");
-    conftest_error(&s, 8, "(bad", "does not compile");
+    zpt_conftest_error(&s, 8, "(bad", "does not compile");
 
     bad_conf(&s, ok, "route /static/*/x { return 200 \"x\"; }");
-    conftest_error(&s, 8, "\"*\" is not the last segment", "/static/*/x");
+    zpt_conftest_error(&s, 8, "\"*\" is not the last segment", "/static/*/x");
 
     bad_conf(&s, ok, "route /a/:id/b/:id { return 200 \"x\"; }");
-    conftest_error(&s, 8, "duplicate param \":id\"", "/a/:id/b/:id");
+    zpt_conftest_error(&s, 8, "duplicate param \":id\"", "/a/:id/b/:id");
 
     bad_conf(&s, ok, "route /a/: { return 200 \"x\"; }");
-    conftest_error(&s, 8, "invalid param name", "/a/:");
+    zpt_conftest_error(&s, 8, "invalid param name", "/a/:");
 
     bad_conf(&s, ok, "route nope { return 200 \"x\"; }");
-    conftest_error(&s, 8, "does not start with \"/\"", "nope");
+    zpt_conftest_error(&s, 8, "does not start with \"/\"", "nope");
 
     bad_conf(&s, "route /dup/ { return 200 \"x\"; }", "route /dup/ { return 200 \"y\"; }");
-    conftest_error(&s, 8, "duplicate route \"/dup/\"", NULL);
+    zpt_conftest_error(&s, 8, "duplicate route \"/dup/\"", NULL);
 
     bad_conf(&s, "route = /d { return 200 \"x\"; }", "route = /d { return 200 \"y\"; }");
-    conftest_error(&s, 8, "duplicate route \"/d\"", NULL);
+    zpt_conftest_error(&s, 8, "duplicate route \"/d\"", NULL);
 
     bad_conf(&s, "route /p/:id { methods GET; return 200 \"x\"; }",
              "route /p/:id { methods GET; return 200 \"y\"; }");
-    conftest_error(&s, 8, "duplicate route \"/p/:id\"", NULL);
+    zpt_conftest_error(&s, 8, "duplicate route \"/p/:id\"", NULL);
 
     bad_conf(&s, "route ~ \"^/r\" { return 200 \"x\"; }", "route ~ \"^/r\" { return 200 \"y\"; }");
-    conftest_error(&s, 8, "duplicate route \"^/r\"", NULL);
+    zpt_conftest_error(&s, 8, "duplicate route \"^/r\"", NULL);
 
     zpt_teardown();
 }

@@ -12,380 +12,17 @@
 #endif
 #include <check.h>
 #include <ctype.h>
-#include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "zpt_client.h"
 #include "zpt_harness.h"
-
-/* ---- a buffered HTTP/1.1 client over a real socket ------------------------ */
-
-typedef struct {
-    int    fd;
-    char   buf[262144];
-    size_t len;
-    int    eof; /* the peer closed (1) or reset (-1) */
-} conn_t;
-
-typedef struct {
-    int    status;
-    int    conn_close;
-    long   content_length;
-    char   headers[4096];
-    char   body[16384];
-    size_t body_len;
-    size_t total; /* bytes of head + body */
-} resp_t;
-
-
-static __attribute__((unused)) conn_t *
-conn_open(int port)
-{
-    conn_t *c = calloc(1, sizeof(conn_t));
-
-    ck_assert(c != NULL);
-    c->fd = zpt_connect(port);
-    ck_assert_msg(c->fd >= 0, "connect to %d: %s", port, strerror(errno));
-    return c;
-}
-
-
-static __attribute__((unused)) void
-conn_close(conn_t *c)
-{
-    close(c->fd);
-    free(c);
-}
-
-
-static __attribute__((unused)) void
-conn_send_n(conn_t *c, const char *data, size_t len)
-{
-    size_t  off = 0;
-    ssize_t n;
-
-    while (off < len) {
-        n = send(c->fd, data + off, len - off, MSG_NOSIGNAL);
-        if (n == -1 && errno == EINTR) {
-            continue;
-        }
-        ck_assert_msg(n > 0, "send: %s", strerror(errno));
-        off += (size_t) n;
-    }
-}
-
-
-static __attribute__((unused)) void
-conn_send(conn_t *c, const char *data)
-{
-    conn_send_n(c, data, strlen(data));
-}
-
-
-/* Reads more into c->buf (bounded by the socket's receive timeout). 1 if data came. */
-static int
-conn_fill(conn_t *c)
-{
-    ssize_t n;
-
-    if (c->eof || c->len == sizeof(c->buf)) {
-        return 0;
-    }
-    do {
-        n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-    } while (n == -1 && errno == EINTR);
-
-    if (n > 0) {
-        c->len += (size_t) n;
-        return 1;
-    }
-    c->eof = (n == 0) ? 1 : -1;
-    return 0;
-}
-
-
-static void
-conn_consume(conn_t *c, size_t n)
-{
-    memmove(c->buf, c->buf + n, c->len - n);
-    c->len -= n;
-}
-
-
-/* Value of the first header `name` in a response head; 1 if found. */
-static __attribute__((unused)) int
-hdr_value(const char *headers, const char *name, char *out, size_t size)
-{
-    size_t      nl = strlen(name);
-    const char *p  = strstr(headers, "\r\n");
-    const char *e;
-
-    while (p != NULL && p[2] != '\r' && p[2] != '\0') {
-        p += 2;
-        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-            p += nl + 1;
-            while (*p == ' ') {
-                p++;
-            }
-            e = strstr(p, "\r\n");
-            snprintf(out, size, "%.*s", (int) (e ? e - p : (long) strlen(p)), p);
-            return 1;
-        }
-        p = strstr(p, "\r\n");
-    }
-    return 0;
-}
-
-
-/*
- * Reads one response from c. head_only: the answer to HEAD (or a 1xx), no
- * body whatever Content-Length says. Returns 0, or -1 with why in err.
- */
-static int
-conn_read(conn_t *c, resp_t *r, int head_only, char *err, size_t errsize)
-{
-    char  *eoh;
-    size_t hlen, need;
-    char   v[64];
-
-    memset(r, 0, sizeof(*r));
-    r->content_length = -1;
-
-    for (;;) {
-        eoh = c->len ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
-        if (eoh != NULL) {
-            break;
-        }
-        if (!conn_fill(c)) {
-            snprintf(err, errsize, "%s after %zu bytes of a response head",
-                     c->eof == 1 ? "EOF" : (c->eof == -1 ? strerror(errno) : "buffer full"),
-                     c->len);
-            return -1;
-        }
-    }
-
-    hlen = (size_t) (eoh - c->buf) + 4;
-    snprintf(r->headers, sizeof(r->headers), "%.*s", (int) hlen, c->buf);
-    if (sscanf(r->headers, "HTTP/1.%*d %d", &r->status) != 1) {
-        snprintf(err, errsize, "bad status line: %.60s", r->headers);
-        return -1;
-    }
-    if (hdr_value(r->headers, "Connection", v, sizeof(v))) {
-        r->conn_close = strcasecmp(v, "close") == 0;
-    }
-    if (hdr_value(r->headers, "Content-Length", v, sizeof(v))) {
-        r->content_length = strtol(v, NULL, 10);
-    }
-    conn_consume(c, hlen);
-    r->total = hlen;
-
-    if (head_only || (r->status >= 100 && r->status < 200)) {
-        return 0;
-    }
-    if (r->content_length < 0) {
-        snprintf(err, errsize, "no Content-Length in:\n%s", r->headers);
-        return -1;
-    }
-
-    need = (size_t) r->content_length;
-    while (c->len < need) {
-        if (!conn_fill(c)) {
-            snprintf(err, errsize, "body: %zu of %zu bytes, then %s", c->len, need,
-                     c->eof == 1 ? "EOF" : strerror(errno));
-            return -1;
-        }
-    }
-    r->body_len = need;
-    snprintf(r->body, sizeof(r->body), "%.*s", (int) need, c->buf);
-    conn_consume(c, need);
-    r->total += need;
-    return 0;
-}
-
-
-/* conn_read() that must succeed. */
-static void
-must_read(conn_t *c, resp_t *r, int head_only, const char *what)
-{
-    char err[4300];
-
-    ck_assert_msg(conn_read(c, r, head_only, err, sizeof(err)) == 0, "%s: %s", what, err);
-}
-
-
-/*
- * Waits (bounded by ms) until the server closes c: 1 on EOF, -1 on a
- * reset, 0 on timeout, 2 if more data came instead (left unread).
- */
-static __attribute__((unused)) int
-conn_wait_close(conn_t *c, int ms)
-{
-    long long     end = zpt_now_ms() + ms;
-    struct pollfd pfd;
-    char          ch;
-    ssize_t       n;
-    int           left;
-
-    if (c->len) {
-        return 2;
-    }
-    if (c->eof) {
-        return c->eof;
-    }
-    for (;;) {
-        left = (int) (end - zpt_now_ms());
-        if (left <= 0) {
-            return 0;
-        }
-        pfd.fd      = c->fd;
-        pfd.events  = POLLIN;
-        pfd.revents = 0;
-        if (poll(&pfd, 1, left) <= 0) {
-            continue;
-        }
-        n = recv(c->fd, &ch, 1, MSG_DONTWAIT | MSG_PEEK);
-        if (n == 0) {
-            return 1;
-        }
-        if (n > 0) {
-            return 2;
-        }
-        if (errno != EAGAIN && errno != EINTR) {
-            return -1;
-        }
-    }
-}
-
-
-static __attribute__((unused)) const char *
-close_text(int rc)
-{
-    switch (rc) {
-    case 1: return "EOF";
-    case -1: return "a reset";
-    case 2: return "more data";
-    default: return "a timeout (still open)";
-    }
-}
-
-
-/* One request on a fresh connection; the response is read and returned. */
-static __attribute__((unused)) void
-one(int port, const char *req, resp_t *r, int head_only, const char *what)
-{
-    conn_t *c = conn_open(port);
-
-    conn_send(c, req);
-    must_read(c, r, head_only, what);
-    conn_close(c);
-}
-
-
-/* `METHOD path` with Host host and extra header lines, on a fresh connection. */
-static __attribute__((unused)) void
-req(int port, const char *method, const char *host, const char *path, const char *extra,
-    resp_t *r)
-{
-    char buf[8192];
-
-    snprintf(buf, sizeof(buf), "%s %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n\r\n",
-             method, path, host, extra ? extra : "");
-    one(port, buf, r, strcmp(method, "HEAD") == 0, buf);
-}
-
-
-/* A request the server must refuse with status and then close. */
-static __attribute__((unused)) void
-refused(int port, const char *request, int status, const char *what)
-{
-    conn_t *c = conn_open(port);
-    resp_t  r;
-    int     rc;
-
-    conn_send(c, request);
-    must_read(c, &r, 0, what);
-    ck_assert_msg(r.status == status, "%s: status %d, expected %d", what, r.status, status);
-    ck_assert_msg(r.conn_close, "%s: %d without Connection: close:\n%s", what, status,
-                  r.headers);
-    rc = conn_wait_close(c, zpt_wait_ms());
-    ck_assert_msg(rc == 1 || rc == -1, "%s: after the %d: %s", what, status, close_text(rc));
-    conn_close(c);
-}
-
-
-/* Starts s with the config text (already formatted) and its 2 workers. */
-static __attribute__((unused)) pid_t
-start_conf(zpt_srv_t *s, const char *conf, pid_t *w)
-{
-    pid_t master;
-
-    ck_assert_int_eq(zpt_srv_conf(s, "%s", conf), 0);
-    master = zpt_srv_start(s);
-    ck_assert_msg(master > 0, "zproxy did not start (see the logs above)");
-    ck_assert_msg(zpt_wait_workers(master, 2, NULL, 0, w, zpt_wait_ms()),
-                  "master %d does not have 2 workers", master);
-    return master;
-}
-
-
-/* The same two workers still run and none crashed. */
-static __attribute__((unused)) void
-assert_same_workers(zpt_srv_t *s, pid_t master, const pid_t *w0)
-{
-    pid_t w[4];
-    int   n;
-
-    n = zpt_workers(master, w, 4);
-    ck_assert_msg(n == 2 && zpt_pid_in(w[0], w0, 2) && zpt_pid_in(w[1], w0, 2),
-                  "workers changed: %d %d -> %d of them (%d %d)", w0[0], w0[1], n, w[0], w[1]);
-    ck_assert_msg(!zpt_file_has_line(s->error_log, "exited on signal", NULL),
-                  "a worker crashed (see error.log)");
-}
-
-
-/* Runs `zproxy -p <prefix> -t -c <conf>`; returns the exit code, stderr in err. */
-static __attribute__((unused)) int
-conftest(zpt_srv_t *s, char *err, size_t size)
-{
-    const char *args[] = {"-p", s->prefix, "-t", "-c", s->conf, NULL};
-
-    return zpt_run(args, NULL, 0, err, size);
-}
-
-
-/* -t must fail with a line "zproxy: <conf>:<line>: ...a..." (b too if not NULL). */
-static __attribute__((unused)) void
-conftest_error(zpt_srv_t *s, int line, const char *a, const char *b)
-{
-    char        err[16384], prefix[1024], l[2048];
-    const char *p, *nl;
-    int         rc, found = 0;
-
-    rc = conftest(s, err, sizeof(err));
-    ck_assert_msg(rc == 1, "zproxy -t exited %d (expected 1) for \"%s\", stderr:\n%s", rc, a, err);
-
-    snprintf(prefix, sizeof(prefix), "zproxy: %s:%d: ", s->conf, line);
-    for (p = err; *p && !found; p = nl + 1) {
-        nl = strchr(p, '\n');
-        snprintf(l, sizeof(l), "%.*s", (int) (nl ? nl - p : (long) strlen(p)), p);
-        found = strncmp(l, prefix, strlen(prefix)) == 0 && strstr(l, a) != NULL
-                && (b == NULL || strstr(l, b) != NULL);
-        if (nl == NULL) {
-            break;
-        }
-    }
-    ck_assert_msg(found, "expected a line \"%s...%s...%s\", stderr:\n%s", prefix, a, b ? b : "",
-                  err);
-}
 
 static const char *simple_vars[] = {
     "remote_addr", "remote_port", "server_addr", "server_port", "host", "request_method",
@@ -432,7 +69,7 @@ start_vars(zpt_srv_t *s, pid_t *w)
              "        route = /moved { return 301 \"https://example.com/new\"; }\n"
              "        route = /temp { return 307 \"/elsewhere/$arg_to\"; }\n"
              "    }\n}\n");
-    return start_conf(s, conf, w);
+    return zpt_start_conf(s, conf, w);
 }
 
 
@@ -441,16 +78,16 @@ start_vars(zpt_srv_t *s, pid_t *w)
  * connection; the value between the brackets goes to out.
  */
 static void
-get_var_on(conn_t *c, const char *name, const char *query, const char *extra, char *out,
-           size_t size, resp_t *r)
+get_var_on(zpt_conn_t *c, const char *name, const char *query, const char *extra, char *out,
+           size_t size, zpt_resp_t *r)
 {
     char buf[4096];
     size_t n;
 
     snprintf(buf, sizeof(buf), "GET /v/%s%s%s HTTP/1.1\r\nHost: localhost\r\n%s\r\n", name,
              query ? "?" : "", query ? query : "", extra ? extra : "");
-    conn_send(c, buf);
-    must_read(c, r, 0, buf);
+    zpt_conn_send(c, buf);
+    zpt_must_read(c, r, 0, buf);
     ck_assert_msg(r->status == 200, "%s: status %d", buf, r->status);
     n = strlen(r->body);
     ck_assert_msg(n >= 2 && r->body[0] == '[' && r->body[n - 1] == ']', "%s: body \"%s\"", buf,
@@ -462,11 +99,11 @@ get_var_on(conn_t *c, const char *name, const char *query, const char *extra, ch
 static void
 get_var(int port, const char *name, const char *query, const char *extra, char *out, size_t size)
 {
-    conn_t *c = conn_open(port);
-    resp_t  r;
+    zpt_conn_t *c = zpt_conn_open(port);
+    zpt_resp_t  r;
 
     get_var_on(c, name, query, extra, out, size, &r);
-    conn_close(c);
+    zpt_conn_close(c);
 }
 
 
@@ -502,8 +139,8 @@ START_TEST(test_connection_vars)
 {
     zpt_srv_t          s;
     pid_t              master, w0[2];
-    conn_t            *c;
-    resp_t             r;
+    zpt_conn_t        *c;
+    zpt_resp_t         r;
     char               v[256], want[64];
     struct sockaddr_in sin;
     socklen_t          len = sizeof(sin);
@@ -519,12 +156,12 @@ START_TEST(test_connection_vars)
     VAR_IS(s.port, "scheme", NULL, NULL, "http");
 
     /* $remote_port: the client's own port */
-    c = conn_open(s.port);
+    c = zpt_conn_open(s.port);
     ck_assert_int_eq(getsockname(c->fd, (struct sockaddr *) &sin, &len), 0);
     get_var_on(c, "remote_port", NULL, NULL, v, sizeof(v), &r);
     snprintf(want, sizeof(want), "%d", ntohs(sin.sin_port));
     ck_assert_msg(strcmp(v, want) == 0, "$remote_port = \"%s\", the client port is %s", v, want);
-    conn_close(c);
+    zpt_conn_close(c);
 
     /* $pid: the worker that answered */
     get_var(s.port, "pid", NULL, NULL, v, sizeof(v));
@@ -532,18 +169,18 @@ START_TEST(test_connection_vars)
     ck_assert_msg(zpt_pid_in(pid, w0, 2), "$pid = \"%s\", workers are %d %d", v, w0[0], w0[1]);
 
     /* $connection stays, $connection_requests counts on a keep-alive connection */
-    c = conn_open(s.port);
-    conn_send(c, "GET /conn HTTP/1.1\r\nHost: x\r\n\r\nGET /conn HTTP/1.1\r\nHost: x\r\n\r\n");
-    must_read(c, &r, 0, "first /conn");
+    c = zpt_conn_open(s.port);
+    zpt_conn_send(c, "GET /conn HTTP/1.1\r\nHost: x\r\n\r\nGET /conn HTTP/1.1\r\nHost: x\r\n\r\n");
+    zpt_must_read(c, &r, 0, "first /conn");
     ck_assert_msg(sscanf(r.body, "[%ld %ld]", &conn1, &n1) == 2, "/conn: \"%s\"", r.body);
-    must_read(c, &r, 0, "second /conn");
+    zpt_must_read(c, &r, 0, "second /conn");
     ck_assert_msg(sscanf(r.body, "[%ld %ld]", &conn2, &n2) == 2, "/conn: \"%s\"", r.body);
     ck_assert_msg(conn1 == conn2 && n1 == 1 && n2 == 2,
                   "keep-alive: $connection %ld then %ld, $connection_requests %ld then %ld", conn1,
                   conn2, n1, n2);
-    conn_close(c);
+    zpt_conn_close(c);
 
-    assert_same_workers(&s, master, w0);
+    zpt_assert_same_workers(&s, master, w0);
     zpt_teardown();
 }
 END_TEST
@@ -551,10 +188,10 @@ END_TEST
 
 START_TEST(test_request_vars)
 {
-    zpt_srv_t s;
-    pid_t     master, w0[2];
-    resp_t    r;
-    char      v[512], want[512];
+    zpt_srv_t   s;
+    pid_t       master, w0[2];
+    zpt_resp_t  r;
+    char        v[512], want[512];
     const char *raw;
 
     master = start_vars(&s, w0);
@@ -569,26 +206,29 @@ START_TEST(test_request_vars)
     VAR_IS(s.port, "host", NULL, NULL, "localhost");
 
     /* other methods, HTTP/1.0, a Host with case and port */
-    one(s.port, "DELETE /v/request_method HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r,
-        0, "DELETE");
+    zpt_one(s.port, "DELETE /v/request_method HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r,
+            0, "DELETE");
     ck_assert_msg(strcmp(r.body, "[DELETE]") == 0, "$request_method of DELETE: %s", r.body);
-    one(s.port, "GET /v/server_protocol HTTP/1.0\r\n\r\n", &r, 0, "HTTP/1.0");
+    zpt_one(s.port, "GET /v/server_protocol HTTP/1.0\r\n\r\n", &r, 0, "HTTP/1.0");
     ck_assert_msg(strcmp(r.body, "[HTTP/1.0]") == 0, "$server_protocol of 1.0: %s", r.body);
-    one(s.port, "GET /v/host HTTP/1.1\r\nHost: WWW.Example.COM:8080\r\nConnection: close\r\n\r\n",
-        &r, 0, "Host with case and port");
+    zpt_one(s.port,
+            "GET /v/host HTTP/1.1\r\nHost: WWW.Example.COM:8080\r\nConnection: close\r\n\r\n", &r,
+            0, "Host with case and port");
     ck_assert_msg(strcmp(r.body, "[www.example.com]") == 0, "$host: %s", r.body);
-    one(s.port, "GET http://Abs.Example/v/host HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n",
-        &r, 0, "absolute-form");
+    zpt_one(s.port,
+            "GET http://Abs.Example/v/host HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n",
+            &r, 0, "absolute-form");
     ck_assert_msg(strcmp(r.body, "[abs.example]") == 0, "$host of an absolute-form target: %s",
                   r.body);
 
     /* $uri normalized, $request_uri as sent */
-    one(s.port, "GET /u/a/../%62//c/./d?x=1&xx=2&q HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        &r, 0, "/u/ normalized");
+    zpt_one(s.port,
+            "GET /u/a/../%62//c/./d?x=1&xx=2&q HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            &r, 0, "/u/ normalized");
     ck_assert_msg(strcmp(r.body, "[/u/b/c/d|/u/a/../%62//c/./d?x=1&xx=2&q|x=1&xx=2&q|1|2|]") == 0,
                   "$uri|$request_uri|$args|$arg_x|$arg_xx|$arg_q: %s", r.body);
-    one(s.port, "GET /u/a/b/.. HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0,
-        "/u/a/b/..");
+    zpt_one(s.port, "GET /u/a/b/.. HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0,
+            "/u/a/b/..");
     ck_assert_msg(strcmp(r.body, "[/u/a/|/u/a/b/..||||]") == 0, "/u/a/b/..: %s", r.body);
 
     /* $arg_*: by exact name, the first one, as sent */
@@ -600,7 +240,7 @@ START_TEST(test_request_vars)
     /* $request_length: the whole request head */
     raw = "GET /v/request_length?pad=12345 HTTP/1.1\r\nHost: x\r\nX-Pad: abcdef\r\n"
           "Connection: close\r\n\r\n";
-    one(s.port, raw, &r, 0, "request_length");
+    zpt_one(s.port, raw, &r, 0, "request_length");
     snprintf(want, sizeof(want), "[%zu]", strlen(raw));
     ck_assert_msg(strcmp(r.body, want) == 0, "$request_length: %s, the request has %zu bytes",
                   r.body, strlen(raw));
@@ -614,21 +254,23 @@ START_TEST(test_request_vars)
     VAR_IS(s.port, "http_user_agent", NULL, NULL, "");
 
     /* $param_*, splat-only route without the param, ${name} */
-    one(s.port, "GET /users/12/orders/a%20b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r,
-        0, "params");
+    zpt_one(s.port, "GET /users/12/orders/a%20b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            &r, 0, "params");
     ck_assert_msg(strcmp(r.body, "[12|a b|]") == 0, "$param_id|$param_oid|$param_nope: %s",
                   r.body);
-    one(s.port, "GET /files/a/b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "splat");
+    zpt_one(s.port, "GET /files/a/b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0,
+            "splat");
     ck_assert_msg(strcmp(r.body, "[x/files/a/b]") == 0, "${param_id}x$uri: %s", r.body);
 
     /* $1..$9 */
-    one(s.port, "GET /re/abc/42 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "$1");
+    zpt_one(s.port, "GET /re/abc/42 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "$1");
     ck_assert_msg(strcmp(r.body, "[abc|42|||]") == 0, "$1|$2|$3|$4|$9: %s", r.body);
-    one(s.port, "GET /re/%61bc/7/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "$3");
+    zpt_one(s.port, "GET /re/%61bc/7/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0,
+            "$3");
     ck_assert_msg(strcmp(r.body, "[abc|7|/x||]") == 0, "$1|$2|$3|$4|$9: %s", r.body);
 
     (void) v;
-    assert_same_workers(&s, master, w0);
+    zpt_assert_same_workers(&s, master, w0);
     zpt_teardown();
 }
 END_TEST
@@ -660,7 +302,7 @@ START_TEST(test_time_vars)
     ck_assert_msg(sec >= (long) before - 60 && sec <= (long) after + 1,
                   "$msec = %s, the clock says %ld..%ld", v, (long) before, (long) after);
 
-    assert_same_workers(&s, master, w0);
+    zpt_assert_same_workers(&s, master, w0);
     zpt_teardown();
 }
 END_TEST
@@ -682,10 +324,10 @@ is_hex32(const char *s)
 
 START_TEST(test_request_id)
 {
-    zpt_srv_t s;
-    pid_t     master, w0[2];
-    resp_t    r;
-    char      a[256], b[256], id1[64], id2[64], line[512], longid[260];
+    zpt_srv_t  s;
+    pid_t      master, w0[2];
+    zpt_resp_t r;
+    char       a[256], b[256], id1[64], id2[64], line[512], longid[260];
 
     master = start_vars(&s, w0);
 
@@ -695,7 +337,7 @@ START_TEST(test_request_id)
     ck_assert_msg(strcmp(a, b) != 0, "two requests got the same $request_id %s", a);
 
     /* stable within a request: twice in the body, and in the access log */
-    one(s.port, "GET /twice HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "twice");
+    zpt_one(s.port, "GET /twice HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "twice");
     ck_assert_msg(sscanf(r.body, "[%63s %63[^]]]", id1, id2) == 2 && strcmp(id1, id2) == 0
                       && is_hex32(id1),
                   "$request_id twice: %s", r.body);
@@ -714,7 +356,7 @@ START_TEST(test_request_id)
     get_var(s.port, "request_id", NULL, line, a, sizeof(a));
     ck_assert_msg(is_hex32(a), "X-Request-ID of 201 bytes: $request_id = \"%s\"", a);
 
-    assert_same_workers(&s, master, w0);
+    zpt_assert_same_workers(&s, master, w0);
     zpt_teardown();
 }
 END_TEST
@@ -722,38 +364,39 @@ END_TEST
 
 START_TEST(test_response_vars_in_log)
 {
-    zpt_srv_t s;
-    pid_t     master, w0[2];
-    conn_t   *c;
-    resp_t    r;
-    char      want[256], idl[128];
+    zpt_srv_t   s;
+    pid_t       master, w0[2];
+    zpt_conn_t *c;
+    zpt_resp_t  r;
+    char        want[256], idl[128];
     const char *raw = "GET /v/scheme?log=1 HTTP/1.1\r\nHost: x\r\n\r\n";
 
     master = start_vars(&s, w0);
 
     /* the first response of a fresh connection: $bytes_sent is all we received */
-    c = conn_open(s.port);
-    conn_send(c, raw);
-    must_read(c, &r, 0, "GET /v/scheme?log=1");
+    c = zpt_conn_open(s.port);
+    zpt_conn_send(c, raw);
+    zpt_must_read(c, &r, 0, "GET /v/scheme?log=1");
     ck_assert_int_eq(r.status, 200);
     snprintf(want, sizeof(want), "/v/scheme?log=1 status=200 body=%zu sent=%zu len=%zu ",
-             r.body_len, r.total, strlen(raw));
+             r.body_len, r.received, strlen(raw));
     ck_assert_msg(zpt_wait_file_line(s.access_log, want, NULL, zpt_wait_ms()),
                   "no access log line \"%s\"", want);
-    conn_close(c);
+    zpt_conn_close(c);
 
     /* a 404 (no route) and a 302 */
-    one(s.port, "GET /nothing/here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "404");
+    zpt_one(s.port, "GET /nothing/here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0,
+            "404");
     ck_assert_int_eq(r.status, 404);
     snprintf(want, sizeof(want), "/nothing/here status=404 body=%zu ", r.body_len);
     ck_assert_msg(zpt_wait_file_line(s.access_log, want, NULL, zpt_wait_ms()),
                   "no access log line \"%s\"", want);
-    one(s.port, "GET /r/5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "302");
+    zpt_one(s.port, "GET /r/5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "302");
     ck_assert_msg(zpt_wait_file_line(s.access_log, "/r/5 status=302 body=0 ", NULL, zpt_wait_ms()),
                   "no access log line for the 302");
 
     (void) idl;
-    assert_same_workers(&s, master, w0);
+    zpt_assert_same_workers(&s, master, w0);
     zpt_teardown();
 }
 END_TEST
@@ -761,30 +404,31 @@ END_TEST
 
 START_TEST(test_redirects)
 {
-    zpt_srv_t s;
-    pid_t     master, w0[2];
-    resp_t    r;
-    char      loc[512];
+    zpt_srv_t  s;
+    pid_t      master, w0[2];
+    zpt_resp_t r;
+    char       loc[512];
 
     master = start_vars(&s, w0);
 
-    one(s.port, "GET /r/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "302");
+    zpt_one(s.port, "GET /r/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "302");
     ck_assert_msg(r.status == 302, "return 302: status %d", r.status);
-    ck_assert_msg(hdr_value(r.headers, "Location", loc, sizeof(loc)), "302 without Location:\n%s",
-                  r.headers);
+    ck_assert_msg(zpt_hdr_value(r.headers, "Location", loc, sizeof(loc)),
+                  "302 without Location:\n%s", r.headers);
     ck_assert_msg(strcmp(loc, "http://x/7?from=/r/7") == 0, "Location: %s", loc);
 
-    one(s.port, "GET /moved HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "301");
-    ck_assert_msg(r.status == 301 && hdr_value(r.headers, "Location", loc, sizeof(loc))
+    zpt_one(s.port, "GET /moved HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "301");
+    ck_assert_msg(r.status == 301 && zpt_hdr_value(r.headers, "Location", loc, sizeof(loc))
                       && strcmp(loc, "https://example.com/new") == 0,
                   "return 301:\n%s", r.headers);
 
-    one(s.port, "GET /temp?to=abc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0, "307");
-    ck_assert_msg(r.status == 307 && hdr_value(r.headers, "Location", loc, sizeof(loc))
+    zpt_one(s.port, "GET /temp?to=abc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r, 0,
+            "307");
+    ck_assert_msg(r.status == 307 && zpt_hdr_value(r.headers, "Location", loc, sizeof(loc))
                       && strcmp(loc, "/elsewhere/abc") == 0,
                   "return 307:\n%s", r.headers);
 
-    assert_same_workers(&s, master, w0);
+    zpt_assert_same_workers(&s, master, w0);
     zpt_teardown();
 }
 END_TEST
@@ -810,7 +454,7 @@ START_TEST(test_unknown_variable)
                                   "}\n",
                                   s.port),
                      0);
-    conftest_error(&s, 7, "unknown variable \"$nope\"", NULL);
+    zpt_conftest_error(&s, 7, "unknown variable \"$nope\"", NULL);
 
     ck_assert_int_eq(zpt_srv_conf(&s,
                                   "worker_processes 1;\n"                                  /* 1 */
@@ -824,7 +468,7 @@ START_TEST(test_unknown_variable)
                                   "}\n",
                                   s.port),
                      0);
-    rc = conftest(&s, err, sizeof(err));
+    rc = zpt_conftest(&s, err, sizeof(err));
     ck_assert_msg(rc == 1 && strstr(err, "unknown variable \"$nope_either\"") != NULL,
                   "log_format with an unknown variable: -t %d:\n%s", rc, err);
 
@@ -840,7 +484,7 @@ START_TEST(test_unknown_variable)
                                   "}\n",
                                   s.port),
                      0);
-    rc = conftest(&s, err, sizeof(err));
+    rc = zpt_conftest(&s, err, sizeof(err));
     ck_assert_msg(rc == 0, "known prefixed variables fail -t (%d):\n%s", rc, err);
 
     zpt_teardown();
