@@ -579,6 +579,56 @@ START_TEST(test_proxy_dead_server_skipped)
 END_TEST
 
 
+/* Passive health: a peer that failed max_fails times is left alone for
+ * fail_timeout (not even tried), then gets one trial request. */
+START_TEST(test_proxy_passive_health)
+{
+    char      up[512], routes[512], deadaddr[64], logp[ZPT_PATH_MAX + 32];
+    int       i, dead = zpt_free_port();
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    ck_assert(r != NULL);
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up),
+             "log_format ups '$upstream_addr';\n"
+             "    upstream users { server 127.0.0.1:%d max_fails=1 fail_timeout=2s; "
+             "server 127.0.0.1:%d; }",
+             dead, a.port);
+    snprintf(routes, sizeof(routes),
+             "route / { access_log logs/ups.log ups; proxy_pass http://users; }");
+    proxy_start2(1, up, routes);
+    snprintf(deadaddr, sizeof(deadaddr), "127.0.0.1:%d", dead);
+    snprintf(logp, sizeof(logp), "%s/logs/ups.log", srv.prefix);
+
+    for (i = 0; i < 10; i++) {
+        get(srv.port, "/", r);
+        ck_assert_int_eq(r->status, 200);
+    }
+    ck_assert_msg(zpt_wait_file_line(logp, "127.0.0.1", NULL, zpt_wait_ms()), "no log");
+    /* the first request found it dead; the next nine did not try it */
+    ck_assert_int_eq(zpt_count_lines(logp, deadaddr), 1);
+
+    /* after fail_timeout, one trial (which fails again), then left alone */
+    zpt_msleep(2500);
+    for (i = 0; i < 5; i++) {
+        get(srv.port, "/", r);
+        ck_assert_int_eq(r->status, 200);
+    }
+    {
+        long long end = zpt_now_ms() + zpt_wait_ms();
+        while (zpt_count_lines(logp, "127.0.0.1") < 15 && zpt_now_ms() < end) {
+            zpt_msleep(20);
+        }
+    }
+    ck_assert_int_eq(zpt_count_lines(logp, deadaddr), 2);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
 START_TEST(test_proxy_all_dead_502)
 {
     char    up[512], want[128];
@@ -1245,6 +1295,7 @@ proxy_suite(void)
     tcase_add_test(tc, test_proxy_round_robin_weights);
     tcase_add_test(tc, test_proxy_backup);
     tcase_add_test(tc, test_proxy_dead_server_skipped);
+    tcase_add_test(tc, test_proxy_passive_health);
     tcase_add_test(tc, test_proxy_all_dead_502);
     tcase_add_test(tc, test_proxy_read_timeout_504);
     tcase_add_test(tc, test_proxy_keepalive_reuse);
