@@ -80,6 +80,47 @@ static zp_http_proto_t zp_http_v1_proto = {
 };
 
 
+/*
+ * Request pools are kept per worker between requests, so a request costs
+ * no malloc in the steady state; only pools that did not grow beyond
+ * their first block are kept, and a connection holds none while idle.
+ */
+#define ZP_HTTP_V1_POOL_SIZE  4096
+#define ZP_HTTP_V1_POOL_CACHE 64
+
+static zp_pool_t *zp_http_v1_pools[ZP_HTTP_V1_POOL_CACHE];
+static zp_uint_t  zp_http_v1_npools;
+
+
+static zp_pool_t *
+zp_http_v1_get_pool(zp_log_t *log)
+{
+    zp_pool_t *pool;
+
+    if (zp_http_v1_npools) {
+        pool      = zp_http_v1_pools[--zp_http_v1_npools];
+        pool->log = log;
+        return pool;
+    }
+
+    return zp_create_pool(ZP_HTTP_V1_POOL_SIZE, log);
+}
+
+
+static void
+zp_http_v1_put_pool(zp_pool_t *pool)
+{
+    zp_reset_pool(pool);
+
+    if (pool->d.next == NULL && zp_http_v1_npools < ZP_HTTP_V1_POOL_CACHE) {
+        zp_http_v1_pools[zp_http_v1_npools++] = pool;
+        return;
+    }
+
+    zp_destroy_pool(pool);
+}
+
+
 static zp_http_core_srv_conf_t *
 zp_http_v1_default_server(zp_connection_t *c)
 {
@@ -161,7 +202,7 @@ zp_http_v1_close(zp_connection_t *c)
     zp_http_v1_ctx_t *ctx = c->data;
 
     if (ctx && ctx->r) {
-        zp_destroy_pool(ctx->r->pool);
+        zp_http_v1_put_pool(ctx->r->pool);
         ctx->r = NULL;
     }
     zp_close_connection(c);
@@ -233,7 +274,7 @@ zp_http_v1_create_request(zp_connection_t *c)
     zp_http_request_t       *r;
     zp_http_core_srv_conf_t *cscf = zp_http_v1_default_server(c);
 
-    pool = zp_create_pool(4096, c->log);
+    pool = zp_http_v1_get_pool(c->log);
     if (pool == NULL) {
         return NULL;
     }
@@ -242,7 +283,7 @@ zp_http_v1_create_request(zp_connection_t *c)
     if (r == NULL
         || zp_list_init(&r->headers_in.headers, pool, 16, sizeof(zp_table_elt_t)) != ZP_OK
         || zp_list_init(&r->headers_out.headers, pool, 8, sizeof(zp_table_elt_t)) != ZP_OK) {
-        zp_destroy_pool(pool);
+        zp_http_v1_put_pool(pool);
         return NULL;
     }
 
@@ -1068,7 +1109,7 @@ zp_http_v1_request_done(zp_connection_t *c)
     zp_http_v1_ctx_t *ctx = c->data;
 
     if (ctx->r) {
-        zp_destroy_pool(ctx->r->pool);
+        zp_http_v1_put_pool(ctx->r->pool);
         ctx->r = NULL;
     }
 
