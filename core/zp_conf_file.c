@@ -467,7 +467,7 @@ zp_conf_read_token(zp_conf_t *cf)
             }
 
             if (dst == tmp + sizeof(tmp)) {
-                zp_conf_log_error(ZP_LOG_EMERG, cf, 0, "too long parameter \"%*s...\"", 32,
+                zp_conf_log_error(ZP_LOG_EMERG, cf, 0, "too long parameter \"%*s...\"", (size_t) 32,
                                   start);
                 return ZP_ERROR;
             }

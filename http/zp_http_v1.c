@@ -171,6 +171,11 @@ zp_http_v1_recv(zp_connection_t *c, zp_buf_t *b)
         n = recv(c->fd, b->last, b->end - b->last, 0);
 
         if (n > 0) {
+            /* a short read drained the socket: edge-triggered epoll will
+             * say when more comes, so no probing recv() for EAGAIN */
+            if (n < b->end - b->last) {
+                c->read->ready = 0;
+            }
             b->last += n;
             return n;
         }
