@@ -629,6 +629,50 @@ START_TEST(test_proxy_passive_health)
 END_TEST
 
 
+/* hash $arg_user consistent: a user sticks to one peer; users spread. */
+START_TEST(test_proxy_hash_sticky)
+{
+    char      up[512], path[64], buf[256], first[256];
+    int       u, i, seen_a = 0, seen_b = 0;
+    backend_t a, b;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    ck_assert(r != NULL);
+    backend_start(&a, "A", 0);
+    backend_start(&b, "B", 0);
+    snprintf(up, sizeof(up),
+             "upstream users { hash $arg_user consistent; server 127.0.0.1:%d; "
+             "server 127.0.0.1:%d; keepalive 4; }",
+             a.port, b.port);
+    proxy_start2(2, up, "route / { proxy_pass http://users; }");
+
+    for (u = 0; u < 40; u++) {
+        first[0] = '\0';
+        for (i = 0; i < 3; i++) {
+            snprintf(path, sizeof(path), "/x?user=u%d", u);
+            get(srv.port, path, r);
+            ck_assert_int_eq(r->status, 200);
+            header(r, "X-Backend", buf, sizeof(buf));
+            if (i == 0) {
+                snprintf(first, sizeof(first), "%s", buf);
+            } else {
+                ck_assert_msg(strcmp(first, buf) == 0, "user u%d went to %s then %s", u, first,
+                              buf);
+            }
+        }
+        seen_a += strcmp(first, "A") == 0;
+        seen_b += strcmp(first, "B") == 0;
+    }
+
+    ck_assert_msg(seen_a > 0 && seen_b > 0, "40 users all on one peer (A %d, B %d)", seen_a,
+                  seen_b);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
 START_TEST(test_proxy_all_dead_502)
 {
     char    up[512], want[128];
@@ -1296,6 +1340,7 @@ proxy_suite(void)
     tcase_add_test(tc, test_proxy_backup);
     tcase_add_test(tc, test_proxy_dead_server_skipped);
     tcase_add_test(tc, test_proxy_passive_health);
+    tcase_add_test(tc, test_proxy_hash_sticky);
     tcase_add_test(tc, test_proxy_all_dead_502);
     tcase_add_test(tc, test_proxy_read_timeout_504);
     tcase_add_test(tc, test_proxy_keepalive_reuse);

@@ -555,6 +555,11 @@ START_TEST(test_server_name)
              "    }\n"
              "    server {\n"
              "        listen 127.0.0.1:%d;\n"
+             "        server_name ~^api(\\d+)\\.example\\.org$;\n"
+             "        route / { return 200 \"R $host\\n\"; }\n"
+             "    }\n"
+             "    server {\n"
+             "        listen 127.0.0.1:%d;\n"
              "        server_name e.test;\n"
              "        route / { return 200 \"E\\n\"; }\n"
              "    }\n"
@@ -563,7 +568,7 @@ START_TEST(test_server_name)
              "        server_name f.test;\n"
              "        route / { return 200 \"F\\n\"; }\n"
              "    }\n}\n",
-             s.port, s.port, s.port, s.port, p2, p2);
+             s.port, s.port, s.port, s.port, s.port, p2, p2);
     master = zpt_start_conf(&s, conf, w0);
     p      = s.port;
 
@@ -580,6 +585,11 @@ START_TEST(test_server_name)
     expect(p, "GET", "q.deep.example.com", "/", NULL, 200, "D\n");
     expect(p, "GET", "deep.example.com", "/", NULL, 200, "C\n");
     expect(p, "GET", "example.com", "/", NULL, 200, "B\n");
+
+    /* regex names, after exact and wildcard ones; matched caselessly */
+    expect(p, "GET", "api12.example.org", "/", NULL, 200, "R api12.example.org\n");
+    expect(p, "GET", "API7.Example.ORG", "/", NULL, 200, "R api7.example.org\n");
+    expect(p, "GET", "apix.example.org", "/", NULL, 200, "B\n");
 
     /* no match, no Host: the default_server */
     expect(p, "GET", "unknown.test", "/", NULL, 200, "B\n");
