@@ -290,10 +290,13 @@ zp_get_connection(zp_socket_t s, zp_log_t *log)
 
     zp_memzero(c, sizeof(zp_connection_t));
 
-    c->read  = rev;
-    c->write = wev;
-    c->fd    = s;
-    c->log   = log;
+    c->read   = rev;
+    c->write  = wev;
+    c->fd     = s;
+    c->log    = log;
+    c->recv   = zp_unix_recv;
+    c->send   = zp_unix_send;
+    c->writev = zp_unix_writev;
 
     instance = rev->instance;
 

@@ -46,6 +46,12 @@ struct zp_listening_s {
     unsigned                  ipv6only:1;
 };
 
+/* >0 bytes, 0 at EOF (recv), ZP_AGAIN (the event's ready flag drops) or
+ * ZP_ERROR (logged); send/writev may write less than asked */
+typedef ssize_t (*zp_recv_pt)(zp_connection_t *c, u_char *buf, size_t size);
+typedef ssize_t (*zp_send_pt)(zp_connection_t *c, u_char *buf, size_t size);
+typedef ssize_t (*zp_writev_pt)(zp_connection_t *c, struct iovec *iov, int n);
+
 struct zp_connection_s {
     void               *data;
     zp_event_t         *read;
@@ -55,6 +61,11 @@ struct zp_connection_s {
     zp_listening_t     *listening;
     zp_log_t           *log;
     zp_pool_t          *pool;
+
+    zp_recv_pt          recv;
+    zp_send_pt          send;
+    zp_writev_pt        writev;
+    void               *ssl;        /* the TLS layer's state, when there is one */
 
     zp_sockaddr_t       sockaddr;
     socklen_t           socklen;
@@ -90,6 +101,10 @@ void             zp_reusable_connection(zp_connection_t *c, zp_uint_t reusable);
 /* A draining worker closes idle connections that have been idle longer
  * than idle_ms; returns how many connections are still open. */
 zp_uint_t        zp_close_idle_connections(zp_cycle_t *cycle, zp_msec_t idle_ms);
+
+ssize_t zp_unix_recv(zp_connection_t *c, u_char *buf, size_t size);
+ssize_t zp_unix_send(zp_connection_t *c, u_char *buf, size_t size);
+ssize_t zp_unix_writev(zp_connection_t *c, struct iovec *iov, int n);
 
 extern zp_uint_t zp_connection_counter;
 

@@ -167,37 +167,14 @@ zp_http_v1_recv(zp_connection_t *c, zp_buf_t *b)
         return 0;
     }
 
-    for (;;) {
-        n = recv(c->fd, b->last, b->end - b->last, 0);
+    n = c->recv(c, b->last, b->end - b->last);
 
-        if (n > 0) {
-            /* a short read drained the socket: edge-triggered epoll will
-             * say when more comes, so no probing recv() for EAGAIN */
-            if (n < b->end - b->last) {
-                c->read->ready = 0;
-            }
-            b->last += n;
-            return n;
-        }
-
-        if (n == 0) {
-            return -1;
-        }
-
-        if (errno == EINTR) {
-            continue;
-        }
-
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            c->read->ready = 0;
-            return 0;
-        }
-
-        if (errno != ECONNRESET) {
-            zp_log_error(ZP_LOG_INFO, c->log, errno, "recv() failed");
-        }
-        return -1;
+    if (n > 0) {
+        b->last += n;
+        return n;
     }
+
+    return n == ZP_AGAIN ? 0 : -1;
 }
 
 
@@ -791,19 +768,15 @@ zp_http_v1_flush(zp_connection_t *c)
             break;
         }
 
-        sent = writev(c->fd, iov, n);
+        sent = c->writev(c, iov, n);
 
-        if (sent == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                c->write->ready   = 0;
-                c->write->handler = zp_http_v1_writer;
-                zp_event_add_timer(c->write, ctx->send_timeout);
-                return ZP_AGAIN;
-            }
-            zp_log_error(ZP_LOG_INFO, c->log, errno, "writev() failed");
+        if (sent == ZP_AGAIN) {
+            c->write->handler = zp_http_v1_writer;
+            zp_event_add_timer(c->write, ctx->send_timeout);
+            return ZP_AGAIN;
+        }
+
+        if (sent == ZP_ERROR) {
             c->error = 1;
             return ZP_ERROR;
         }
@@ -911,7 +884,7 @@ zp_http_v1_read_body(zp_http_request_t *r, u_char *buf, size_t size)
         /* the handler wants the body: tell the client to send it; the
          * socket is empty at this point, so the line goes out whole */
         ctx->continue_sent = 1;
-        if (send(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL) != 25) {
+        if (c->send(c, (u_char *) "HTTP/1.1 100 Continue\r\n\r\n", 25) != 25) {
             zp_log_error(ZP_LOG_INFO, c->log, errno, "send() of \"100 Continue\" failed");
             c->error = 1;
             return ZP_ERROR;
@@ -971,7 +944,7 @@ zp_http_v1_read_body(zp_http_request_t *r, u_char *buf, size_t size)
         /* a Content-Length body goes straight into the caller's buffer:
          * it cannot overrun into the next request */
         if (!ctx->chunked_body && b->pos == b->last) {
-            got = recv(c->fd, buf, (size_t) zp_min((off_t) size, ctx->body_rest), 0);
+            got = c->recv(c, buf, (size_t) zp_min((off_t) size, ctx->body_rest));
             if (got > 0) {
                 r->body_started = 1;
                 ctx->body_rest -= got;
@@ -992,7 +965,7 @@ zp_http_v1_read_body(zp_http_request_t *r, u_char *buf, size_t size)
                 return ZP_ERROR;
             }
 
-            got = recv(c->fd, b->last, b->end - b->last, 0);
+            got = c->recv(c, b->last, b->end - b->last);
             if (got > 0) {
                 b->last += got;
                 continue;
@@ -1005,16 +978,10 @@ zp_http_v1_read_body(zp_http_request_t *r, u_char *buf, size_t size)
             return ZP_ERROR;
         }
 
-        if (errno == EINTR) {
-            continue;
-        }
-
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            c->read->ready = 0;
+        if (got == ZP_AGAIN) {
             return ZP_AGAIN;
         }
 
-        zp_log_error(ZP_LOG_INFO, c->log, errno, "recv() failed");
         c->error = 1;
         return ZP_ERROR;
     }
@@ -1268,12 +1235,8 @@ zp_http_v1_lingering_handler(zp_event_t *rev)
     }
 
     for (;;) {
-        n = recv(c->fd, buf, sizeof(buf), 0);
-        if (n == -1 && errno == EINTR) {
-            continue;
-        }
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            rev->ready = 0;
+        n = c->recv(c, buf, sizeof(buf));
+        if (n == ZP_AGAIN) {
             return;
         }
         if (n <= 0) {
