@@ -2706,6 +2706,12 @@ zp_http_proxy_process_body(zp_http_proxy_ctx_t *u)
         n = zp_http_proxy_recv(u, b);
 
         if (n == ZP_AGAIN) {
+            /* the upstream pauses: what is ready (the head at least) goes
+             * to the client now rather than with the next body bytes */
+            if (zp_http_output(r, NULL) == ZP_ERROR) {
+                zp_http_proxy_finalize(u, ZP_ERROR);
+                return;
+            }
             zp_event_add_timer(u->pc->read, u->conf->read_timeout);
             return;
         }
