@@ -748,6 +748,53 @@ START_TEST(test_proxy_keepalive_reuse)
 END_TEST
 
 
+/* keepalive_requests caps reuse; keepalive_timeout closes idle ones. */
+START_TEST(test_proxy_keepalive_limits)
+{
+    char       up[512], *p;
+    int        i, n, active = -1;
+    long long  end;
+    backend_t  a;
+    resp_t    *r = malloc(sizeof(resp_t));
+
+    ck_assert(r != NULL);
+    backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up),
+             "upstream users { server 127.0.0.1:%d; keepalive 8; keepalive_timeout 1s;"
+             " keepalive_requests 5; }",
+             a.port);
+    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+
+    for (i = 0; i < 20; i++) {
+        get(srv.port, "/size/10", r);
+        ck_assert_int_eq(r->status, 200);
+    }
+
+    /* 20 requests, at most 5 per connection: at least 4 connections */
+    n = backend_connections(&a) - 1;
+    ck_assert_msg(n >= 4, "the backend accepted %d connections for 20 requests", n);
+
+    /* after keepalive_timeout the proxy has closed its idle connection:
+     * only our own /stats connection is open at the backend */
+    end = zpt_now_ms() + zpt_wait_ms();
+    while (zpt_now_ms() < end) {
+        get(a.port, "/stats", r);
+        r->body[r->stored < sizeof(r->body) ? r->stored : 0] = '\0';
+        p      = strstr(r->body, "active=");
+        active = p ? atoi(p + 7) : -1;
+        if (active == 1) {
+            break;
+        }
+        zpt_msleep(200);
+    }
+    ck_assert_msg(active == 1, "%d connections still open at the backend", active);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
 START_TEST(test_proxy_keepalive_backend_restart)
 {
     char      up[512];
@@ -1344,6 +1391,7 @@ proxy_suite(void)
     tcase_add_test(tc, test_proxy_all_dead_502);
     tcase_add_test(tc, test_proxy_read_timeout_504);
     tcase_add_test(tc, test_proxy_keepalive_reuse);
+    tcase_add_test(tc, test_proxy_keepalive_limits);
     tcase_add_test(tc, test_proxy_keepalive_backend_restart);
     tcase_add_test(tc, test_proxy_upload_10mb);
     tcase_add_test(tc, test_proxy_download_100mb_bounded_memory);
