@@ -361,7 +361,17 @@ zp_http_add_listens(zp_conf_t *cf, zp_http_core_main_conf_t *cmcf)
                 if (ls == NULL) {
                     goto failed;
                 }
-                ls->handler         = zp_http_init_connection;
+                if (lo[l].ssl) {
+                    if (cmcf->ssl_init_connection == NULL) {
+                        zp_conf_log_error(ZP_LOG_EMERG, cf, 0,
+                                          "the \"ssl\" parameter needs the http_ssl module");
+                        goto failed;
+                    }
+                    addr->ssl   = 1;
+                    ls->handler = cmcf->ssl_init_connection;
+                } else {
+                    ls->handler = zp_http_init_connection;
+                }
                 ls->log.handler     = zp_http_log_error;
                 ls->servers         = addr;
                 ls->backlog         = lo[l].backlog;
@@ -380,6 +390,15 @@ zp_http_add_listens(zp_conf_t *cf, zp_http_core_main_conf_t *cmcf)
             } else {
                 addr = &addr[a];
                 srvs = addr->servers.elts;
+
+                /* one socket, one protocol: every listen of it must agree */
+                if (addr->ssl != lo[l].ssl) {
+                    zp_conf_log_error(ZP_LOG_EMERG, cf, 0,
+                                      "listen %V: \"ssl\" is set on some \"listen\" of this "
+                                      "address but not on all",
+                                      &lo[l].addr_text);
+                    goto failed;
+                }
 
                 for (k = 0; k < addr->servers.nelts; k++) {
                     if (zp_http_server_names_clash(srvs[k], cscfp[s], &clash)) {

@@ -100,6 +100,7 @@ typedef struct {
     zp_array_t     servers;        /* zp_http_core_srv_conf_t * */
     void          *default_server; /* zp_http_core_srv_conf_t * */
     zp_listening_t *listening;
+    unsigned       ssl:1;          /* some "listen" of it says "ssl" */
 } zp_http_addr_t;
 
 typedef struct {
@@ -116,6 +117,7 @@ typedef struct {
     unsigned      reuseport:1;
     unsigned      deferred_accept:1;
     unsigned      ipv6only:1;
+    unsigned      ssl:1;          /* "listen ... ssl": TLS on this address */
 } zp_http_listen_opt_t;
 
 typedef struct {
@@ -127,6 +129,10 @@ typedef struct {
     zp_array_t       body_filters;
     zp_array_t       variables;         /* zp_http_variable_t, by index */
     zp_array_t       variables_keys;    /* zp_http_variable_t, every defined one */
+
+    /* set by the http_ssl module (postconfiguration): the listening
+     * handler of "listen ... ssl" addresses; NULL without the module */
+    zp_connection_handler_pt ssl_init_connection;
 } zp_http_core_main_conf_t;
 
 typedef struct {
@@ -193,6 +199,11 @@ extern zp_http_body_filter_pt   zp_http_top_body_filter;
 
 
 void zp_http_init_connection(zp_connection_t *c);
+
+/* The server of addr for a host name (lower-case; empty: the default
+ * server): exact, then the longest wildcard, then regex names. Used for
+ * Host and for the TLS server name (SNI). Never NULL. */
+zp_http_core_srv_conf_t *zp_http_find_server_by_name(zp_http_addr_t *addr, zp_str_t *host);
 zp_int_t zp_http_add_handler(zp_conf_t *cf, zp_http_phases_e phase, zp_http_handler_pt h);
 u_char *zp_http_log_error(zp_log_t *log, u_char *buf, size_t len);
 

@@ -486,6 +486,9 @@ zp_http_core_listen(zp_conf_t *cf, zp_command_t *cmd, void *conf)
         if (zp_strcmp(opt.data, "default_server") == 0 || zp_strcmp(opt.data, "default") == 0) {
             lo->default_server = 1;
 
+        } else if (zp_strcmp(opt.data, "ssl") == 0) {
+            lo->ssl = 1;
+
         } else if (zp_strcmp(opt.data, "reuseport") == 0) {
             lo->reuseport = 1;
 

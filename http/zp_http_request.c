@@ -382,11 +382,12 @@ zp_http_regex_match(pcre2_code *re, zp_str_t *s)
 
 
 /* Names: exact first, then the longest "*.example.com" wildcard, then
- * "~regex" names in the order written. */
-static zp_http_core_srv_conf_t *
-zp_http_find_server(zp_http_request_t *r, zp_http_addr_t *addr)
+ * "~regex" names in the order written; host is lower-case. The TLS layer
+ * uses it for SNI, the request for Host. */
+zp_http_core_srv_conf_t *
+zp_http_find_server_by_name(zp_http_addr_t *addr, zp_str_t *host)
 {
-    zp_str_t                 *host = &r->headers_in.server, *names;
+    zp_str_t                 *names;
     zp_uint_t                 i, j;
     size_t                    best_len;
     zp_http_core_srv_conf_t **srvs, *best;
@@ -490,7 +491,8 @@ zp_http_process_request(zp_http_request_t *r)
     zp_http_core_srv_conf_t  *cscf;
     zp_http_core_rte_conf_t  *rcf;
 
-    cscf        = zp_http_find_server(r, r->connection->listening->servers);
+    cscf        = zp_http_find_server_by_name(r->connection->listening->servers,
+                                              &r->headers_in.server);
     r->srv_conf = cscf->ctx->srv_conf;
     r->rte_conf = cscf->ctx->rte_conf;
 

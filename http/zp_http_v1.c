@@ -15,6 +15,7 @@
 #include <zp_config.h>
 #include <zp_core.h>
 #include <zp_http.h>
+#include <zp_event_openssl.h>
 
 #define ZP_HTTP_LINGERING_TIME 2000
 #define ZP_HTTP_V1_IOVS        64
@@ -1208,6 +1209,9 @@ zp_http_v1_keepalive(zp_connection_t *c)
 static void
 zp_http_v1_lingering_close(zp_connection_t *c)
 {
+    /* TLS: close_notify must go before our side of TCP is shut */
+    zp_ssl_shutdown(c);
+
     if (shutdown(c->fd, SHUT_WR) == -1) {
         zp_close_connection(c);
         return;

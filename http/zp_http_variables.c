@@ -473,10 +473,10 @@ zp_http_var_time(zp_http_request_t *r, zp_http_variable_value_t *v, uintptr_t da
 static zp_int_t
 zp_http_var_scheme(zp_http_request_t *r, zp_http_variable_value_t *v, uintptr_t data)
 {
-    (void) r;
     (void) data;
-    v->data = (u_char *) "http";
-    v->len  = 4;
+    /* c->ssl: the connection came in over TLS ("listen ... ssl") */
+    v->data = (u_char *) (r->connection->ssl ? "https" : "http");
+    v->len  = r->connection->ssl ? 5 : 4;
     return ZP_OK;
 }
 
