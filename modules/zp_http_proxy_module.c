@@ -155,6 +155,8 @@ typedef struct {
     off_t                     rest;      /* Content-Length bytes still due */
     off_t                     length;    /* Content-Length, -1: none */
 
+    off_t                     body_read;        /* client body bytes so far */
+    off_t                     body_armed;       /* body_read when the timer was set */
     unsigned                  body_done:1;      /* all of the client's body is in */
     unsigned                  body_chunked:1;   /* goes out chunked */
     unsigned                  body_replay:1;    /* body buffer still holds all sent */
@@ -173,6 +175,8 @@ typedef struct {
     unsigned                  finished:1;
     unsigned                  has_cl:1;
 } zp_http_proxy_ctx_t;
+
+static void zp_http_proxy_body_timer(zp_http_proxy_ctx_t *u);
 
 
 static zp_int_t zp_http_proxy_preconfiguration(zp_conf_t *cf);
@@ -1768,6 +1772,8 @@ zp_http_proxy_read_body(zp_http_proxy_ctx_t *u)
         return ZP_DONE;
     }
 
+    u->body_read += n;
+
     if (u->body_chunked) {
         hlen = zp_sprintf(hdr, "%xz\r\n", (size_t) n) - hdr;
         zp_memmove(b->last + hlen, data, (size_t) n);
@@ -1858,7 +1864,6 @@ zp_http_proxy_send(zp_http_proxy_ctx_t *u)
     zp_err_t                 err;
     zp_http_request_t       *r  = u->r;
     zp_connection_t         *cc = r->connection;
-    zp_http_core_rte_conf_t *rcf;
 
     for (;;) {
         if (u->pc && u->connected && !u->request_sent) {
@@ -1938,21 +1943,46 @@ zp_http_proxy_send(zp_http_proxy_ctx_t *u)
         if (rc == ZP_AGAIN) {
             if (u->pc == NULL) {
                 /* connect meanwhile; what was read stays for a retry */
-                rcf = zp_http_get_module_rte_conf(r, zp_http_core_module);
-                zp_event_add_timer(cc->read, rcf->client_body_timeout);
+                zp_http_proxy_body_timer(u);
                 zp_http_proxy_connect(u);
                 return;
             }
             if (u->connected && u->body->pos < u->body->last) {
                 continue; /* send what came */
             }
-            rcf = zp_http_get_module_rte_conf(r, zp_http_core_module);
-            zp_event_add_timer(cc->read, rcf->client_body_timeout);
+            zp_http_proxy_body_timer(u);
             return;
         }
 
         /* ZP_OK or ZP_DONE: go on (write if connected, else read more) */
     }
+}
+
+
+/*
+ * client_body_timeout: the longest wait for the next ZP_HTTP_PROXY_BODY_STEP
+ * bytes of body, not for the next byte: a body trickled a byte at a time
+ * (a slow-body attack) cannot hold the connection, while any upload
+ * faster than 8 KiB per timeout goes through, however long it takes.
+ */
+#define ZP_HTTP_PROXY_BODY_STEP 8192
+
+static void
+zp_http_proxy_body_timer(zp_http_proxy_ctx_t *u)
+{
+    zp_event_t              *rev = u->r->connection->read;
+    zp_http_core_rte_conf_t *rcf;
+
+    if (rev->timer_set && u->body_read - u->body_armed < ZP_HTTP_PROXY_BODY_STEP) {
+        return;
+    }
+
+    rcf            = zp_http_get_module_rte_conf(u->r, zp_http_core_module);
+    u->body_armed  = u->body_read;
+    if (rev->timer_set) {
+        zp_event_del_timer(rev);
+    }
+    zp_event_add_timer(rev, rcf->client_body_timeout);
 }
 
 
