@@ -673,6 +673,51 @@ START_TEST(test_proxy_hash_sticky)
 END_TEST
 
 
+/* proxy_next_upstream http_503 with proxy_next_upstream_tries 2: two
+ * peers are tried, not three; without http_503 the 503 is final at once. */
+START_TEST(test_proxy_next_upstream_status)
+{
+    char      up[1024], logp[ZPT_PATH_MAX + 32];
+    backend_t a, b, c;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    ck_assert(r != NULL);
+    backend_start(&a, "A", 0);
+    backend_start(&b, "B", 0);
+    backend_start(&c, "C", 0);
+    snprintf(up, sizeof(up),
+             "log_format ups '$upstream_status|$upstream_addr';\n"
+             "    upstream users { server 127.0.0.1:%d max_fails=0; server 127.0.0.1:%d "
+             "max_fails=0; server 127.0.0.1:%d max_fails=0; }",
+             a.port, b.port, c.port);
+    proxy_start2(1, up,
+                 "route /retry/ { access_log logs/ups.log ups; proxy_next_upstream http_503; "
+                 "proxy_next_upstream_tries 2; proxy_pass http://users/status/; }\n"
+                 "        route / { access_log logs/ups.log ups; proxy_pass http://users; }");
+    snprintf(logp, sizeof(logp), "%s/logs/ups.log", srv.prefix);
+
+    get(srv.port, "/retry/503", r);
+    ck_assert_int_eq(r->status, 503);
+    get(srv.port, "/status/503", r);
+    ck_assert_int_eq(r->status, 503);
+
+    ck_assert(zpt_wait_file_line(logp, "503", NULL, zpt_wait_ms()));
+    {
+        long long end = zpt_now_ms() + zpt_wait_ms();
+        while (zpt_count_lines(logp, "503") < 2 && zpt_now_ms() < end) {
+            zpt_msleep(20);
+        }
+    }
+    ck_assert_int_eq(zpt_count_lines(logp, "503, 503|"), 1);
+    ck_assert_int_eq(zpt_count_lines(logp, "503, 503, 503|"), 0);
+    ck_assert_int_eq(zpt_count_lines(logp, "503|"), 2);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
 START_TEST(test_proxy_all_dead_502)
 {
     char    up[512], want[128];
@@ -1388,6 +1433,7 @@ proxy_suite(void)
     tcase_add_test(tc, test_proxy_dead_server_skipped);
     tcase_add_test(tc, test_proxy_passive_health);
     tcase_add_test(tc, test_proxy_hash_sticky);
+    tcase_add_test(tc, test_proxy_next_upstream_status);
     tcase_add_test(tc, test_proxy_all_dead_502);
     tcase_add_test(tc, test_proxy_read_timeout_504);
     tcase_add_test(tc, test_proxy_keepalive_reuse);
