@@ -2210,6 +2210,11 @@ zp_http_proxy_recv(zp_http_proxy_ctx_t *u, zp_buf_t *b)
     for (;;) {
         n = recv(u->pc->fd, b->last, b->end - b->last, 0);
         if (n > 0) {
+            /* a short read drained the socket: no probing recv() after it
+             * (the pool's idle check looks at this flag) */
+            if (n < b->end - b->last) {
+                u->pc->read->ready = 0;
+            }
             b->last += n;
             u->got_any = 1;
             return n;
