@@ -122,6 +122,83 @@ zp_http_v1_put_pool(zp_pool_t *pool)
 }
 
 
+/*
+ * The connection's read buffer is taken when bytes are expected and given
+ * back when the connection goes idle, to a per-worker cache: an idle
+ * keep-alive connection holds no buffer, a busy one costs no malloc.
+ */
+#define ZP_HTTP_V1_BUF_CACHE 64
+
+static u_char   *zp_http_v1_bufs[ZP_HTTP_V1_BUF_CACHE];
+static size_t    zp_http_v1_buf_size;
+static zp_uint_t zp_http_v1_nbufs;
+
+
+static void
+zp_http_v1_buf_release(void *data)
+{
+    zp_connection_t *c = data;
+    zp_buf_t        *b = c->buffer;
+    size_t           size;
+
+    if (b == NULL || b->start == NULL) {
+        return;
+    }
+
+    size = b->end - b->start;
+
+    if (zp_http_v1_nbufs == 0) {
+        zp_http_v1_buf_size = size;
+    }
+
+    if (zp_http_v1_nbufs < ZP_HTTP_V1_BUF_CACHE && size == zp_http_v1_buf_size) {
+        zp_http_v1_bufs[zp_http_v1_nbufs++] = b->start;
+    } else {
+        zp_free(b->start);
+    }
+
+    b->start = b->pos = b->last = b->end = NULL;
+}
+
+
+static zp_int_t
+zp_http_v1_buf_attach(zp_connection_t *c, size_t size)
+{
+    u_char            *p;
+    zp_buf_t          *b = c->buffer;
+    zp_pool_cleanup_t *cln;
+
+    if (b == NULL) {
+        b = zp_calloc_buf(c->pool);
+        cln = zp_pool_cleanup_add(c->pool, 0);
+        if (b == NULL || cln == NULL) {
+            return ZP_ERROR;
+        }
+        cln->handler = zp_http_v1_buf_release;
+        cln->data    = c;
+        b->temporary = 1;
+        c->buffer    = b;
+    }
+
+    if (b->start) {
+        return ZP_OK;
+    }
+
+    if (zp_http_v1_nbufs && zp_http_v1_buf_size == size) {
+        p = zp_http_v1_bufs[--zp_http_v1_nbufs];
+    } else {
+        p = zp_alloc(size, c->log);
+        if (p == NULL) {
+            return ZP_ERROR;
+        }
+    }
+
+    b->start = b->pos = b->last = p;
+    b->end   = p + size;
+    return ZP_OK;
+}
+
+
 static zp_http_core_srv_conf_t *
 zp_http_v1_default_server(zp_connection_t *c)
 {
@@ -210,16 +287,13 @@ zp_http_v1_read_handler(zp_event_t *rev)
     }
 
     cscf = zp_http_v1_default_server(c);
-    b    = c->buffer;
 
-    if (b == NULL) {
-        b = zp_create_temp_buf(c->pool, cscf->client_header_buffer_size);
-        if (b == NULL) {
-            zp_close_connection(c);
-            return;
-        }
-        c->buffer = b;
+    if (zp_http_v1_buf_attach(c, cscf->client_header_buffer_size) != ZP_OK) {
+        zp_close_connection(c);
+        return;
     }
+
+    b = c->buffer;
 
     if (ctx->r == NULL && b->pos != b->start) {
         /* between requests: make room, nothing points into the buffer */
@@ -1189,7 +1263,7 @@ zp_http_v1_keepalive(zp_connection_t *c)
         return;
     }
 
-    b->pos = b->last = b->start;
+    zp_http_v1_buf_release(c);
 
     zp_reusable_connection(c, 1);
     zp_event_add_timer(c->read, ctx->keepalive_timeout);
