@@ -32,57 +32,22 @@
 #include "zpt_harness.h"
 #include "zpt_client.h"
 
-static char backend_bin[ZPT_PATH_MAX];
 
 
 /* ---- tests/backend/zpt_backend ------------------------------------------------- */
 
-static void
-backend_build(void)
-{
-    char dir[] = "/tmp/zpt-backend.XXXXXX", cmd[2048];
-
-    snprintf(backend_bin, sizeof(backend_bin), "%s/objs/tests/backend/zpt_backend", zpt_src());
-    if (access(backend_bin, X_OK) == 0 || mkdtemp(dir) == NULL) {
-        return;
-    }
-    snprintf(backend_bin, sizeof(backend_bin), "%s/zpt_backend", dir);
-    snprintf(cmd, sizeof(cmd), "cc -O2 -o %s %s/tests/backend/zpt_backend.c", backend_bin,
-             zpt_src());
-    if (system(cmd) != 0) {
-        backend_bin[0] = '\0';
-    }
-}
-
-
-/* Starts the backend on a free port and waits for "ready <port>"; its port. */
+/* the backend's port; it is cleaned up with every other child */
 static int
 backend_start(const char *id)
 {
-    int   fds[2], port = -1;
-    char  buf[64];
-    FILE *f;
-    pid_t pid;
+    zpt_backend_t b;
 
-    ck_assert_msg(backend_bin[0], "the test backend could not be built");
-    ck_assert(pipe(fds) == 0);
-    pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl(backend_bin, backend_bin, "--port", "0", "--id", id, (char *) NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    f = fdopen(fds[0], "r");
-    ck_assert(f != NULL);
-    ck_assert_msg(fgets(buf, sizeof(buf), f) != NULL, "backend %s did not start", id);
-    fclose(f);
-    ck_assert_msg(sscanf(buf, "ready %d", &port) == 1, "backend said \"%s\"", buf);
-    return port;
+    return zpt_backend_start(&b, id, 0);
 }
+
+
+
+
 
 
 /* ---- a raw-socket origin in a thread ------------------------------------------- */
@@ -882,7 +847,7 @@ faulty_suite(void)
     Suite *s  = suite_create("faulty_backend");
     TCase *tc = tcase_create("faulty");
 
-    backend_build();
+    zpt_backend_build();
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_faulty_refused);
     tcase_add_test(tc, test_faulty_reset_before_head);

@@ -25,89 +25,22 @@
 #include <unistd.h>
 
 #include "zpt_harness.h"
+#include "zpt_client.h"
 
 #define PATTERN     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
 #define PATTERN_LEN 63
 
-static char backend_bin[ZPT_PATH_MAX];
 
 
 /* ---- the backend ------------------------------------------------------------ */
 
-/* Finds or builds the backend once, in the runner (before the tests fork). */
-static void
-backend_build(void)
-{
-    char dir[] = "/tmp/zpt-backend.XXXXXX", cmd[2048];
-
-    if (backend_bin[0]) {
-        return;
-    }
-
-    /* "make integration-build" builds it; else build it here */
-    snprintf(backend_bin, sizeof(backend_bin), "%s/objs/tests/backend/zpt_backend", zpt_src());
-    if (access(backend_bin, X_OK) == 0) {
-        return;
-    }
-    if (mkdtemp(dir) == NULL) {
-        return;
-    }
-    snprintf(backend_bin, sizeof(backend_bin), "%s/zpt_backend", dir);
-    snprintf(cmd, sizeof(cmd), "cc -O2 -o %s %s/tests/backend/zpt_backend.c", backend_bin,
-             zpt_src());
-    if (system(cmd) != 0) {
-        backend_bin[0] = '\0';
-    }
-}
 
 
-typedef struct {
-    pid_t pid;
-    int   port;
-    char  id[16];
-} backend_t;
+typedef zpt_backend_t backend_t;
 
 
-/* Starts the backend on port (0: any) and waits for "ready <port>". */
-static void
-backend_start(backend_t *b, const char *id, int port)
-{
-    int   fds[2];
-    char  buf[64], portstr[16];
-    FILE *f;
-
-    ck_assert_msg(backend_bin[0], "the test backend could not be built");
-    ck_assert(pipe(fds) == 0);
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    snprintf(b->id, sizeof(b->id), "%s", id);
-
-    b->pid = fork();
-    ck_assert(b->pid >= 0);
-    if (b->pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl(backend_bin, backend_bin, "--port", portstr, "--id", id, (char *) NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-
-    f = fdopen(fds[0], "r");
-    ck_assert(f != NULL);
-    ck_assert_msg(fgets(buf, sizeof(buf), f) != NULL, "backend %s did not start", id);
-    fclose(f);
-    ck_assert_msg(sscanf(buf, "ready %d", &b->port) == 1, "backend said \"%s\"", buf);
-}
 
 
-static void
-backend_stop(backend_t *b)
-{
-    int status;
-
-    zpt_kill(b->pid, SIGKILL);
-    waitpid(b->pid, &status, 0);
-}
 
 
 /* ---- a client: one request on a new connection, the response to EOF ---------- */
@@ -416,7 +349,7 @@ START_TEST(test_proxy_basic_get_and_request_headers)
     backend_t a;
     resp_t   *r = malloc(sizeof(resp_t));
 
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
     proxy_start2(1, up,
                  "route /echo/orders/:oid/items/* { proxy_pass http://users;"
@@ -466,7 +399,7 @@ START_TEST(test_proxy_response_headers)
     backend_t a;
     resp_t   *r = malloc(sizeof(resp_t));
 
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; }", a.port);
     proxy_start2(1, up,
                  "add_header X-Served-By zproxy; proxy_hide_header X-Backend;\n"
@@ -495,8 +428,8 @@ START_TEST(test_proxy_round_robin_weights)
     backend_t a, b;
     resp_t   *r = malloc(sizeof(resp_t));
 
-    backend_start(&a, "A", 0);
-    backend_start(&b, "B", 0);
+    zpt_backend_start(&a, "A", 0);
+    zpt_backend_start(&b, "B", 0);
     snprintf(up, sizeof(up),
              "upstream users { server 127.0.0.1:%d weight=2 max_fails=3 fail_timeout=10s;"
              " server 127.0.0.1:%d; keepalive 8; }",
@@ -526,9 +459,9 @@ START_TEST(test_proxy_backup)
     backend_t a, b, c;
     resp_t   *r = malloc(sizeof(resp_t));
 
-    backend_start(&a, "A", 0);
-    backend_start(&b, "B", 0);
-    backend_start(&c, "C", 0);
+    zpt_backend_start(&a, "A", 0);
+    zpt_backend_start(&b, "B", 0);
+    zpt_backend_start(&c, "C", 0);
     snprintf(up, sizeof(up),
              "upstream users { server 127.0.0.1:%d; server 127.0.0.1:%d down;"
              " server 127.0.0.1:%d backup; }",
@@ -541,7 +474,7 @@ START_TEST(test_proxy_backup)
         ck_assert_str_eq(header(r, "X-Backend", buf, sizeof(buf)), "A");
     }
 
-    backend_stop(&a);
+    zpt_backend_stop(&a);
 
     for (i = 0; i < 6; i++) {
         get(srv.port, "/", r);
@@ -562,7 +495,7 @@ START_TEST(test_proxy_dead_server_skipped)
     backend_t a;
     resp_t   *r = malloc(sizeof(resp_t));
 
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; server 127.0.0.1:%d; }",
              dead, a.port);
     proxy_start2(2, up, "route / { proxy_pass http://users; }");
@@ -589,7 +522,7 @@ START_TEST(test_proxy_passive_health)
     resp_t   *r = malloc(sizeof(resp_t));
 
     ck_assert(r != NULL);
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up),
              "log_format ups '$upstream_addr';\n"
              "    upstream users { server 127.0.0.1:%d max_fails=1 fail_timeout=2s; "
@@ -638,8 +571,8 @@ START_TEST(test_proxy_hash_sticky)
     resp_t   *r = malloc(sizeof(resp_t));
 
     ck_assert(r != NULL);
-    backend_start(&a, "A", 0);
-    backend_start(&b, "B", 0);
+    zpt_backend_start(&a, "A", 0);
+    zpt_backend_start(&b, "B", 0);
     snprintf(up, sizeof(up),
              "upstream users { hash $arg_user consistent; server 127.0.0.1:%d; "
              "server 127.0.0.1:%d; keepalive 4; }",
@@ -682,9 +615,9 @@ START_TEST(test_proxy_next_upstream_status)
     resp_t   *r = malloc(sizeof(resp_t));
 
     ck_assert(r != NULL);
-    backend_start(&a, "A", 0);
-    backend_start(&b, "B", 0);
-    backend_start(&c, "C", 0);
+    zpt_backend_start(&a, "A", 0);
+    zpt_backend_start(&b, "B", 0);
+    zpt_backend_start(&c, "C", 0);
     snprintf(up, sizeof(up),
              "log_format ups '$upstream_status|$upstream_addr';\n"
              "    upstream users { server 127.0.0.1:%d max_fails=0; server 127.0.0.1:%d "
@@ -749,7 +682,7 @@ START_TEST(test_proxy_read_timeout_504)
     backend_t a;
     resp_t   *r = malloc(sizeof(resp_t));
 
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; }", a.port);
     proxy_start2(1, up, "proxy_read_timeout 300ms;\n        route / { proxy_pass http://users; }");
 
@@ -770,7 +703,7 @@ START_TEST(test_proxy_keepalive_reuse)
     backend_t a;
     resp_t   *r = malloc(sizeof(resp_t));
 
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up),
              "upstream users { server 127.0.0.1:%d; keepalive 8; keepalive_timeout 30s;"
              " keepalive_requests 1000; }",
@@ -803,7 +736,7 @@ START_TEST(test_proxy_keepalive_limits)
     resp_t    *r = malloc(sizeof(resp_t));
 
     ck_assert(r != NULL);
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up),
              "upstream users { server 127.0.0.1:%d; keepalive 8; keepalive_timeout 1s;"
              " keepalive_requests 5; }",
@@ -847,7 +780,7 @@ START_TEST(test_proxy_keepalive_backend_restart)
     backend_t a;
     resp_t   *r = malloc(sizeof(resp_t));
 
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     port = a.port;
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 8; }", port);
     proxy_start2(1, up, "route / { proxy_pass http://users; }");
@@ -857,8 +790,8 @@ START_TEST(test_proxy_keepalive_backend_restart)
         ck_assert_int_eq(r->status, 200);
 
         /* the pooled connection dies with the backend */
-        backend_stop(&a);
-        backend_start(&a, "A", port);
+        zpt_backend_stop(&a);
+        zpt_backend_start(&a, "A", port);
 
         get(srv.port, "/", r);
         ck_assert_msg(r->status == 200, "after a backend restart: %d", r->status);
@@ -887,7 +820,7 @@ START_TEST(test_proxy_upload_10mb)
     h = fnv1a64(FNV_INIT, body, len);
     snprintf(expect, sizeof(expect), "length=%zu fnv1a64=%016" PRIx64, len, h);
 
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
     proxy_start2(1, up, "route / { proxy_pass http://users; }");
 
@@ -956,7 +889,7 @@ START_TEST(test_proxy_download_100mb_bounded_memory)
     }
     h = fnv1a64(h, chunk, len - i);
 
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
     proxy_start2(1, up, "route / { proxy_pass http://users; }");
 
@@ -989,7 +922,7 @@ START_TEST(test_proxy_chunked_relay)
     backend_t a;
     resp_t   *r = malloc(sizeof(resp_t));
 
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
     proxy_start2(1, up, "route / { proxy_pass http://users; }");
 
@@ -1029,7 +962,7 @@ START_TEST(test_proxy_truncated_response)
     backend_t a;
     resp_t   *r = malloc(sizeof(resp_t));
 
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d max_fails=0; }", a.port);
     proxy_start2(1, up, "route / { proxy_pass http://users; }");
 
@@ -1061,7 +994,7 @@ START_TEST(test_proxy_uri_prefix_and_variables)
     resp_t   *r = malloc(sizeof(resp_t));
     int       dead = zpt_free_port();
 
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up),
              "log_format up \"$upstream_addr|$upstream_status|$upstream_response_time\";\n"
              "    upstream users { server 127.0.0.1:%d; server 127.0.0.1:%d; }",
@@ -1187,7 +1120,7 @@ START_TEST(test_proxy_gib_both_ways)
         chunk[i] = PATTERN[i % PATTERN_LEN];
     }
 
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
     proxy_start2(1, up, "route / { proxy_pass http://users; }");
 
@@ -1316,7 +1249,7 @@ START_TEST(test_proxy_pipelined)
     resp_t   *r = malloc(sizeof(resp_t));
 
     ck_assert(r != NULL);
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
     proxy_start2(1, up, "route / { proxy_pass http://users; }");
 
@@ -1359,7 +1292,7 @@ START_TEST(test_proxy_client_body_timeout)
     resp_t   *r = malloc(sizeof(resp_t));
 
     ck_assert(r != NULL);
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
     proxy_start2(1, up, "route / { client_body_timeout 1s; proxy_pass http://users; }");
 
@@ -1385,7 +1318,7 @@ START_TEST(test_proxy_send_timeout)
     pid_t     w[4];
     backend_t a;
 
-    backend_start(&a, "A", 0);
+    zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
     proxy_start2(1, up, "route / { send_timeout 1s; proxy_pass http://users; }");
     ck_assert(zpt_wait_workers(srv.pid, 1, NULL, 0, w, zpt_wait_ms()));
@@ -1423,7 +1356,7 @@ proxy_suite(void)
     Suite *s  = suite_create("proxy");
     TCase *tc = tcase_create("proxy");
 
-    backend_build();
+    zpt_backend_build();
 
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_proxy_basic_get_and_request_headers);

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "zpt_harness.h"
+#include "zpt_client.h"
 
-static char backend_bin[ZPT_PATH_MAX];
 
 
 /* Runs cmd with /bin/sh, stdout and stderr into out; returns the exit code. */
@@ -396,54 +396,17 @@ START_TEST(test_tls_reload_certificates)
 END_TEST
 
 
-static void
-backend_build(void)
-{
-    char dir[] = "/tmp/zpt-backend.XXXXXX", cmd[2048];
-
-    snprintf(backend_bin, sizeof(backend_bin), "%s/objs/tests/backend/zpt_backend", zpt_src());
-    if (access(backend_bin, X_OK) == 0) {
-        return;
-    }
-    if (mkdtemp(dir) == NULL) {
-        backend_bin[0] = '\0';
-        return;
-    }
-    snprintf(backend_bin, sizeof(backend_bin), "%s/zpt_backend", dir);
-    snprintf(cmd, sizeof(cmd), "cc -O2 -o %s %s/tests/backend/zpt_backend.c", backend_bin,
-             zpt_src());
-    if (system(cmd) != 0) {
-        backend_bin[0] = '\0';
-    }
-}
 
 
 START_TEST(test_tls_proxy_pass)
 {
-    int         fds[2], bport, rc, i;
-    char        buf[64], up[256], *p;
-    pid_t       bpid;
-    FILE       *f;
-    zpt_srv_t   s;
-    static char out[65536];
+    int           bport, rc, i;
+    char          up[256], *p;
+    zpt_backend_t b;
+    zpt_srv_t     s;
+    static char   out[65536];
 
-    ck_assert_msg(backend_bin[0], "the test backend could not be built");
-    ck_assert(pipe(fds) == 0);
-    bpid = fork();
-    ck_assert(bpid >= 0);
-    if (bpid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl(backend_bin, backend_bin, "--port", "0", "--id", "A", (char *) NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    f = fdopen(fds[0], "r");
-    ck_assert(f != NULL);
-    ck_assert_msg(fgets(buf, sizeof(buf), f) != NULL, "the backend did not start");
-    fclose(f);
-    ck_assert(sscanf(buf, "ready %d", &bport) == 1);
+    bport = zpt_backend_start(&b, "A", 0);
 
     snprintf(up, sizeof(up), "    upstream users { server 127.0.0.1:%d; keepalive 4; }\n", bport);
     tls_start(&s, "        route /echo { proxy_pass http://users; }\n"
@@ -469,8 +432,7 @@ START_TEST(test_tls_proxy_pass)
     i = atoi(p);
     ck_assert_msg(rc == 0 && i == 1048576, "1 MB over TLS: %d bytes (%s)", i, out);
 
-    zpt_kill(bpid, SIGKILL);
-    waitpid(bpid, &rc, 0);
+    zpt_backend_stop(&b);
 }
 END_TEST
 
@@ -481,7 +443,7 @@ tls_suite(void)
     Suite *s  = suite_create("tls");
     TCase *tc = tcase_create("tls");
 
-    backend_build();
+    zpt_backend_build();
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_tls_sni_selects_certificate);

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- a buffered connection ------------------------------------------------- */
@@ -339,4 +341,79 @@ zpt_conftest_error(zpt_srv_t *s, int line, const char *a, const char *b)
     }
     ck_assert_msg(found, "expected a line \"%s...%s...%s\", stderr:\n%s", prefix, a, b ? b : "",
                   err);
+}
+
+
+/* ---- the test backend ----------------------------------------------------------- */
+
+static char zpt_backend_bin[ZPT_PATH_MAX];
+
+
+void
+zpt_backend_build(void)
+{
+    char dir[] = "/tmp/zpt-backend.XXXXXX", cmd[2048];
+
+    if (zpt_backend_bin[0]) {
+        return;
+    }
+
+    /* "make integration-build" builds it; else build it here */
+    snprintf(zpt_backend_bin, sizeof(zpt_backend_bin), "%s/objs/tests/backend/zpt_backend",
+             zpt_src());
+    if (access(zpt_backend_bin, X_OK) == 0) {
+        return;
+    }
+    if (mkdtemp(dir) == NULL) {
+        zpt_backend_bin[0] = '\0';
+        return;
+    }
+    snprintf(zpt_backend_bin, sizeof(zpt_backend_bin), "%s/zpt_backend", dir);
+    snprintf(cmd, sizeof(cmd), "cc -O2 -o %s %s/tests/backend/zpt_backend.c", zpt_backend_bin,
+             zpt_src());
+    if (system(cmd) != 0) {
+        zpt_backend_bin[0] = '\0';
+    }
+}
+
+
+int
+zpt_backend_start(zpt_backend_t *b, const char *id, int port)
+{
+    int   fds[2];
+    char  buf[64], portstr[16];
+    FILE *f;
+
+    ck_assert_msg(zpt_backend_bin[0], "the test backend could not be built");
+    ck_assert(pipe(fds) == 0);
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    snprintf(b->id, sizeof(b->id), "%s", id);
+
+    b->pid = fork();
+    ck_assert(b->pid >= 0);
+    if (b->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl(zpt_backend_bin, zpt_backend_bin, "--port", portstr, "--id", id, (char *) NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+
+    f = fdopen(fds[0], "r");
+    ck_assert(f != NULL);
+    ck_assert_msg(fgets(buf, sizeof(buf), f) != NULL, "backend %s did not start", id);
+    fclose(f);
+    ck_assert_msg(sscanf(buf, "ready %d", &b->port) == 1, "backend said \"%s\"", buf);
+    return b->port;
+}
+
+
+void
+zpt_backend_stop(zpt_backend_t *b)
+{
+    int status;
+
+    zpt_kill(b->pid, SIGKILL);
+    waitpid(b->pid, &status, 0);
 }

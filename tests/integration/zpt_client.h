@@ -101,4 +101,22 @@ int zpt_conftest(zpt_srv_t *s, char *err, size_t size);
 /* -t must fail with a line "zproxy: <conf>:<line>: ...a..." (b too if not NULL). */
 void zpt_conftest_error(zpt_srv_t *s, int line, const char *a, const char *b);
 
+/* ---- the test backend (tests/backend/zpt_backend) ------------------------------ */
+
+typedef struct {
+    pid_t pid;
+    int   port;
+    char  id[16];
+} zpt_backend_t;
+
+/* Finds objs/tests/backend/zpt_backend or builds it; call it in the runner,
+ * before the tests fork, so it is done once. */
+void zpt_backend_build(void);
+
+/* Starts the backend on port (0: any) with that id and waits for its
+ * "ready <port>" line; fills b and returns the port. */
+int zpt_backend_start(zpt_backend_t *b, const char *id, int port);
+
+void zpt_backend_stop(zpt_backend_t *b);
+
 #endif /* ZPT_CLIENT_H */
