@@ -86,6 +86,124 @@ zp_http_parse_method(u_char *m, size_t len)
 }
 
 
+zp_int_t
+zp_http_parse_status_line(zp_http_status_t *u, zp_buf_t *b)
+{
+    u_char ch;
+    enum {
+        sw_start = 0,
+        sw_H,
+        sw_HT,
+        sw_HTT,
+        sw_HTTP,
+        sw_major,
+        sw_dot,
+        sw_minor,
+        sw_space,
+        sw_status,
+        sw_after_status,
+        sw_reason,
+        sw_almost_done
+    };
+
+    while (b->pos < b->last) {
+        ch = *b->pos++;
+
+        switch (u->state) {
+        case sw_start:
+            if (ch != 'H') {
+                return ZP_ERROR;
+            }
+            u->state = sw_H;
+            break;
+        case sw_H:
+        case sw_HT:
+            if (ch != 'T') {
+                return ZP_ERROR;
+            }
+            u->state++;
+            break;
+        case sw_HTT:
+            if (ch != 'P') {
+                return ZP_ERROR;
+            }
+            u->state = sw_HTTP;
+            break;
+        case sw_HTTP:
+            if (ch != '/') {
+                return ZP_ERROR;
+            }
+            u->state = sw_major;
+            break;
+        case sw_major:
+            if (ch != '1') {
+                return ZP_ERROR;
+            }
+            u->state = sw_dot;
+            break;
+        case sw_dot:
+            if (ch != '.') {
+                return ZP_ERROR;
+            }
+            u->state = sw_minor;
+            break;
+        case sw_minor:
+            if (ch < '0' || ch > '9') {
+                return ZP_ERROR;
+            }
+            u->http_minor = ch - '0';
+            u->state   = sw_space;
+            break;
+        case sw_space:
+            if (ch != ' ') {
+                return ZP_ERROR;
+            }
+            u->status = 0;
+            u->state  = sw_status;
+            break;
+        case sw_status:
+            if (ch < '0' || ch > '9') {
+                return ZP_ERROR;
+            }
+            u->status = u->status * 10 + (ch - '0');
+            if (u->status >= 100) {
+                u->state = sw_after_status;
+            } else if (u->status == 0) {
+                return ZP_ERROR; /* a leading zero */
+            }
+            break;
+        case sw_after_status:
+            if (ch == ' ') {
+                u->state = sw_reason;
+            } else if (ch == '\r') {
+                u->state = sw_almost_done;
+            } else if (ch == '\n') {
+                return ZP_OK;
+            } else {
+                return ZP_ERROR;
+            }
+            break;
+        case sw_reason:
+            if (ch == '\r') {
+                u->state = sw_almost_done;
+            } else if (ch == '\n') {
+                return ZP_OK;
+            } else if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+                return ZP_ERROR;
+            }
+            break;
+        case sw_almost_done:
+            if (ch != '\n') {
+                return ZP_ERROR;
+            }
+            return ZP_OK;
+        }
+    }
+
+    return ZP_AGAIN;
+}
+
+
 const char *
 zp_http_method_name(zp_uint_t method)
 {

@@ -190,6 +190,22 @@ typedef struct {
  */
 zp_int_t zp_http_parse_chunked(zp_http_chunked_t *ctx, zp_buf_t *b);
 
+typedef struct {
+    zp_uint_t state;      /* zero before the first call */
+    zp_uint_t http_minor;
+    zp_uint_t status;
+} zp_http_status_t;
+
+/*
+ * Parses an upstream's status line "HTTP/1.x SP 3DIGIT [SP reason]" ending
+ * in CRLF or LF from b->pos. Returns ZP_OK (st->status and st->http_minor
+ * set, b->pos after the LF), ZP_AGAIN (all of b consumed) or ZP_ERROR: a
+ * major version other than 1, a status not of three digits or starting
+ * with 0, no SP after the version, a CTL other than HT in the reason, a
+ * bare CR.
+ */
+zp_int_t zp_http_parse_status_line(zp_http_status_t *st, zp_buf_t *b);
+
 /* "GET" ... for one ZP_HTTP_ method bit, "UNKNOWN" otherwise. */
 const char *zp_http_method_name(zp_uint_t method);
 

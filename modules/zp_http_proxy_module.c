@@ -149,9 +149,7 @@ typedef struct {
     zp_http_parse_t           parse;
     zp_http_chunked_t         chunked;
     zp_uint_t                 phase;
-    zp_uint_t                 st_state;  /* status line parser */
-    zp_uint_t                 status;
-    zp_uint_t                 http_minor;
+    zp_http_status_t          st;        /* status line parser and result */
     off_t                     rest;      /* Content-Length bytes still due */
     off_t                     length;    /* Content-Length, -1: none */
 
@@ -1493,7 +1491,7 @@ zp_http_proxy_rewind(zp_http_proxy_ctx_t *u)
     u->request_sent = 0;
     u->got_any      = 0;
     u->phase        = ZP_HTTP_PROXY_ST_STATUS;
-    u->st_state     = 0;
+    u->st.state     = 0;
     u->resp_chunked = 0;
     u->resp_eof     = 0;
     u->has_cl       = 0;
@@ -2082,125 +2080,6 @@ zp_http_proxy_write_handler(zp_event_t *wev)
 
 /* ---- the response head ---------------------------------------------------------- */
 
-/* "HTTP/1.x SP 3DIGIT [SP reason] CRLF": ZP_OK, ZP_AGAIN or ZP_ERROR. */
-static zp_int_t
-zp_http_proxy_parse_status_line(zp_http_proxy_ctx_t *u, zp_buf_t *b)
-{
-    u_char ch;
-    enum {
-        sw_start = 0,
-        sw_H,
-        sw_HT,
-        sw_HTT,
-        sw_HTTP,
-        sw_major,
-        sw_dot,
-        sw_minor,
-        sw_space,
-        sw_status,
-        sw_after_status,
-        sw_reason,
-        sw_almost_done
-    };
-
-    while (b->pos < b->last) {
-        ch = *b->pos++;
-
-        switch (u->st_state) {
-        case sw_start:
-            if (ch != 'H') {
-                return ZP_ERROR;
-            }
-            u->st_state = sw_H;
-            break;
-        case sw_H:
-        case sw_HT:
-            if (ch != 'T') {
-                return ZP_ERROR;
-            }
-            u->st_state++;
-            break;
-        case sw_HTT:
-            if (ch != 'P') {
-                return ZP_ERROR;
-            }
-            u->st_state = sw_HTTP;
-            break;
-        case sw_HTTP:
-            if (ch != '/') {
-                return ZP_ERROR;
-            }
-            u->st_state = sw_major;
-            break;
-        case sw_major:
-            if (ch != '1') {
-                return ZP_ERROR;
-            }
-            u->st_state = sw_dot;
-            break;
-        case sw_dot:
-            if (ch != '.') {
-                return ZP_ERROR;
-            }
-            u->st_state = sw_minor;
-            break;
-        case sw_minor:
-            if (ch < '0' || ch > '9') {
-                return ZP_ERROR;
-            }
-            u->http_minor = ch - '0';
-            u->st_state   = sw_space;
-            break;
-        case sw_space:
-            if (ch != ' ') {
-                return ZP_ERROR;
-            }
-            u->status   = 0;
-            u->st_state = sw_status;
-            break;
-        case sw_status:
-            if (ch < '0' || ch > '9') {
-                return ZP_ERROR;
-            }
-            u->status = u->status * 10 + (ch - '0');
-            if (u->status >= 100) {
-                u->st_state = sw_after_status;
-            } else if (u->status == 0) {
-                return ZP_ERROR; /* a leading zero */
-            }
-            break;
-        case sw_after_status:
-            if (ch == ' ') {
-                u->st_state = sw_reason;
-            } else if (ch == '\r') {
-                u->st_state = sw_almost_done;
-            } else if (ch == '\n') {
-                return ZP_OK;
-            } else {
-                return ZP_ERROR;
-            }
-            break;
-        case sw_reason:
-            if (ch == '\r') {
-                u->st_state = sw_almost_done;
-            } else if (ch == '\n') {
-                return ZP_OK;
-            } else if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-                return ZP_ERROR;
-            }
-            break;
-        case sw_almost_done:
-            if (ch != '\n') {
-                return ZP_ERROR;
-            }
-            return ZP_OK;
-        }
-    }
-
-    return ZP_AGAIN;
-}
-
-
 /* Reads from pc into b: > 0, 0 at EOF, ZP_AGAIN, ZP_ERROR (errno set). */
 static ssize_t
 zp_http_proxy_recv(zp_http_proxy_ctx_t *u, zp_buf_t *b)
@@ -2373,7 +2252,7 @@ zp_http_proxy_send_header(zp_http_proxy_ctx_t *u)
         }
     }
 
-    r->headers_out.status = u->status;
+    r->headers_out.status = u->st.status;
 
     if (zp_http_send_header(r) == ZP_ERROR) {
         zp_http_proxy_finalize(u, ZP_ERROR);
@@ -2393,16 +2272,16 @@ zp_http_proxy_head_done(zp_http_proxy_ctx_t *u)
     zp_uint_t          ft = 0;
     zp_http_request_t *r  = u->r;
 
-    if (u->status == 502) {
+    if (u->st.status == 502) {
         ft = ZP_HTTP_PROXY_FT_HTTP_502;
-    } else if (u->status == 503) {
+    } else if (u->st.status == 503) {
         ft = ZP_HTTP_PROXY_FT_HTTP_503;
-    } else if (u->status == 504) {
+    } else if (u->st.status == 504) {
         ft = ZP_HTTP_PROXY_FT_HTTP_504;
     }
 
     if (u->state) {
-        u->state->status = u->status;
+        u->state->status = u->st.status;
     }
 
     if (ft && (u->conf->next_upstream & ft)) {
@@ -2417,7 +2296,7 @@ zp_http_proxy_head_done(zp_http_proxy_ctx_t *u)
         return;
     }
 
-    if (r->method == ZP_HTTP_HEAD || u->status == 204 || u->status == 304) {
+    if (r->method == ZP_HTTP_HEAD || u->st.status == 204 || u->st.status == 304) {
         /* no body, whatever the headers say */
         r->headers_out.content_length_n = u->has_cl ? u->length : -1;
         u->rest                         = 0;
@@ -2433,7 +2312,7 @@ zp_http_proxy_head_done(zp_http_proxy_ctx_t *u)
         u->resp_keepalive               = 0;
     }
 
-    if (u->http_minor == 0) {
+    if (u->st.http_minor == 0) {
         u->resp_keepalive = 0;
     }
 
@@ -2491,7 +2370,7 @@ zp_http_proxy_process_header(zp_http_proxy_ctx_t *u)
         }
 
         if (u->phase == ZP_HTTP_PROXY_ST_STATUS) {
-            rc = zp_http_proxy_parse_status_line(u, b);
+            rc = zp_http_parse_status_line(&u->st, b);
             if (rc == ZP_AGAIN) {
                 continue;
             }
@@ -2538,8 +2417,8 @@ zp_http_proxy_process_header(zp_http_proxy_ctx_t *u)
             return;
         }
 
-        if (u->status >= 100 && u->status < 200) {
-            if (u->status == 101) {
+        if (u->st.status >= 100 && u->st.status < 200) {
+            if (u->st.status == 101) {
                 zp_log_error(ZP_LOG_ERR, &u->log, 0, "upstream switched protocols unasked");
                 zp_http_proxy_next(u, ZP_HTTP_PROXY_FT_INVALID, 0);
                 return;
@@ -2552,7 +2431,7 @@ zp_http_proxy_process_header(zp_http_proxy_ctx_t *u)
             }
             r->headers_out.content_type.len = 0;
             u->phase    = ZP_HTTP_PROXY_ST_STATUS;
-            u->st_state = 0;
+            u->st.state = 0;
             continue;
         }
 
