@@ -1165,9 +1165,23 @@ zp_http_v1_request_done(zp_connection_t *c)
     ctx->out  = NULL;
 
     if (!ctx->keepalive) {
-        ctx->body_rest    = 0;
-        ctx->chunked_body = 0;
-        zp_http_v1_lingering_close(c);
+        /*
+         * Linger only when more input may still come or is already here
+         * (an unread body, pipelined bytes, a socket not drained): only
+         * then could a close() turn into a reset that destroys the
+         * response. After a whole request and nothing else, close now,
+         * as nginx does: two syscalls and a wake-up less per connection.
+         */
+        if (ctx->body_rest || ctx->chunked_body || c->read->ready
+            || (c->buffer && c->buffer->pos < c->buffer->last))
+        {
+            ctx->body_rest    = 0;
+            ctx->chunked_body = 0;
+            zp_http_v1_lingering_close(c);
+            return;
+        }
+
+        zp_close_connection(c);
         return;
     }
 
