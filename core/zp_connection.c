@@ -260,6 +260,9 @@ zp_close_listening_sockets(zp_cycle_t *cycle)
 }
 
 
+static void zp_drain_connections(zp_cycle_t *cycle, zp_uint_t n);
+
+
 zp_connection_t *
 zp_get_connection(zp_socket_t s, zp_log_t *log)
 {
@@ -271,8 +274,10 @@ zp_get_connection(zp_socket_t s, zp_log_t *log)
     c = cycle->free_connections;
 
     if (c == NULL) {
-        /* keep-alive connections give way to new clients */
-        zp_close_idle_connections(cycle, 0);
+        /* the oldest keep-alive connections give way to new clients: a
+         * few at a time, not all of them, so one burst of new clients
+         * does not cut off every idle client of the worker */
+        zp_drain_connections(cycle, 32);
         c = cycle->free_connections;
     }
 
@@ -364,6 +369,7 @@ zp_close_connection(zp_connection_t *c)
         zp_pool_t *pool = c->pool;
         c->pool         = NULL;
         zp_destroy_pool(pool);
+        zp_heap_trim_later();
     }
 
     zp_free_connection(c);
@@ -390,6 +396,30 @@ zp_reusable_connection(zp_connection_t *c, zp_uint_t reusable)
         c->idle_since = zp_current_msec;
         zp_queue_insert_head(&cycle->reusable_connections_queue, &c->queue);
         cycle->reusable_connections_n++;
+    }
+}
+
+
+static void
+zp_drain_connections(zp_cycle_t *cycle, zp_uint_t n)
+{
+    zp_queue_t      *q;
+    zp_connection_t *c;
+
+    if (!zp_queue_empty(&cycle->reusable_connections_queue)) {
+        zp_log_error(ZP_LOG_WARN, cycle->log, 0, "%ui worker_connections are not enough, "
+                     "closing idle connections", cycle->connection_n);
+    }
+
+    while (n-- && !zp_queue_empty(&cycle->reusable_connections_queue)) {
+        q = zp_queue_last(&cycle->reusable_connections_queue);
+        c = zp_queue_data(q, zp_connection_t, queue);
+
+        /* the owner's read handler sees c->close and tears it down, and
+         * takes c out of the queue */
+        c->close       = 1;
+        c->read->ready = 0;
+        c->read->handler(c->read);
     }
 }
 

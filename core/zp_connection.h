@@ -72,6 +72,9 @@ struct zp_connection_s {
     zp_str_t            addr_text;
 
     zp_buf_t           *buffer;
+    /* an accepted connection's log (c->log points here): in the slot, not
+     * in c->pool, so that an idle connection can give its pool back */
+    zp_log_t            conn_log;
     zp_queue_t          queue;      /* in reusable_connections_queue when idle */
     off_t               sent;
     zp_uint_t           number;

@@ -4,6 +4,10 @@
 #include <zp_config.h>
 #include <zp_core.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 static void *zp_palloc_small(zp_pool_t *pool, size_t size, zp_uint_t align);
 static void *zp_palloc_block(zp_pool_t *pool, size_t size);
 static void *zp_palloc_large(zp_pool_t *pool, size_t size);
@@ -419,4 +423,39 @@ zp_pool_delete_file(void *data)
     if (close(c->fd) == -1) {
         zp_log_error(ZP_LOG_ALERT, c->log, zp_errno, "close() \"%s\" failed", c->name);
     }
+}
+
+
+#if defined(__GLIBC__)
+
+static void
+zp_heap_trim_handler(zp_event_t *ev)
+{
+    struct mallinfo2 mi = mallinfo2();
+
+    if (mi.fordblks >= ZP_HEAP_TRIM_MIN) {
+        malloc_trim(0);
+        zp_log_debug(ZP_LOG_DEBUG, ev->log, 0, "heap trimmed: %uz bytes were free",
+                     (size_t) mi.fordblks);
+    }
+}
+
+#endif
+
+
+void
+zp_heap_trim_later(void)
+{
+#if defined(__GLIBC__)
+    static zp_event_t ev;
+
+    if (zp_process != ZP_PROCESS_WORKER || ev.timer_set) {
+        return;
+    }
+
+    ev.handler    = zp_heap_trim_handler;
+    ev.log        = zp_cycle->log;
+    ev.cancelable = 1;
+    zp_event_add_timer(&ev, 1000);
+#endif
 }

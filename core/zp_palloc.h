@@ -103,6 +103,19 @@ zp_int_t zp_pfree(zp_pool_t *pool, void *p);
  */
 zp_pool_cleanup_t *zp_pool_cleanup_add(zp_pool_t *p, size_t size);
 
+/*
+ * A burst leaves the pools and buffers it used free in the heap, and glibc
+ * keeps free memory below the top of the heap for good: a worker would
+ * keep the RSS of its busiest second. Code that frees memory its caches
+ * could not keep calls zp_heap_trim_later(): a second later (a cancelable
+ * worker timer, armed once), if at least ZP_HEAP_TRIM_MIN bytes of the
+ * heap are free, malloc_trim() gives the whole free pages back to the
+ * kernel. Does nothing outside a worker or without glibc.
+ */
+#define ZP_HEAP_TRIM_MIN (1024 * 1024)
+
+void zp_heap_trim_later(void);
+
 /* Runs now the zp_pool_cleanup_file() record for fd, if any, and disarms it. */
 void zp_pool_run_cleanup_file(zp_pool_t *p, zp_fd_t fd);
 

@@ -74,12 +74,7 @@ zp_event_accept(zp_event_t *ev)
             return;
         }
 
-        log = zp_palloc(c->pool, sizeof(zp_log_t));
-        if (log == NULL) {
-            zp_close_connection(c);
-            return;
-        }
-
+        log         = &c->conn_log;
         *log        = ls->log;
         log->data   = c;
         c->log      = log;

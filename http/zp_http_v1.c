@@ -62,6 +62,7 @@ static void     zp_http_v1_keepalive(zp_connection_t *c);
 static void     zp_http_v1_lingering_close(zp_connection_t *c);
 static void     zp_http_v1_lingering_handler(zp_event_t *rev);
 static void     zp_http_v1_empty_handler(zp_event_t *ev);
+static void     zp_http_v1_idle_handler(zp_event_t *rev);
 static zp_chain_t *zp_http_v1_link(zp_http_request_t *r, zp_http_v1_ctx_t *ctx);
 
 /* http1 is a module of the compile-time list like any other; it has no
@@ -82,43 +83,53 @@ static zp_http_proto_t zp_http_v1_proto = {
 
 
 /*
- * Request pools are kept per worker between requests, so a request costs
- * no malloc in the steady state; only pools that did not grow beyond
- * their first block are kept, and a connection holds none while idle.
+ * Pools are kept per worker between uses, so the steady state costs no
+ * malloc: request pools between requests, connection pools while their
+ * connections are idle. Only pools that did not grow beyond their first
+ * block, and of the size asked for, are kept.
  */
 #define ZP_HTTP_V1_POOL_SIZE  4096
 #define ZP_HTTP_V1_POOL_CACHE 64
 
-static zp_pool_t *zp_http_v1_pools[ZP_HTTP_V1_POOL_CACHE];
-static zp_uint_t  zp_http_v1_npools;
+typedef struct {
+    zp_pool_t *pools[ZP_HTTP_V1_POOL_CACHE];
+    zp_uint_t  n;
+} zp_http_v1_pools_t;
+
+static zp_http_v1_pools_t zp_http_v1_request_pools;
+static zp_http_v1_pools_t zp_http_v1_conn_pools;
 
 
 static zp_pool_t *
-zp_http_v1_get_pool(zp_log_t *log)
+zp_http_v1_get_pool(zp_http_v1_pools_t *cache, size_t size, zp_log_t *log)
 {
     zp_pool_t *pool;
 
-    if (zp_http_v1_npools) {
-        pool      = zp_http_v1_pools[--zp_http_v1_npools];
-        pool->log = log;
-        return pool;
+    while (cache->n) {
+        pool = cache->pools[--cache->n];
+        if ((size_t) (pool->d.end - (u_char *) pool) == size) {
+            pool->log = log;
+            return pool;
+        }
+        zp_destroy_pool(pool);
     }
 
-    return zp_create_pool(ZP_HTTP_V1_POOL_SIZE, log);
+    return zp_create_pool(size, log);
 }
 
 
 static void
-zp_http_v1_put_pool(zp_pool_t *pool)
+zp_http_v1_put_pool(zp_http_v1_pools_t *cache, zp_pool_t *pool)
 {
     zp_reset_pool(pool);
 
-    if (pool->d.next == NULL && zp_http_v1_npools < ZP_HTTP_V1_POOL_CACHE) {
-        zp_http_v1_pools[zp_http_v1_npools++] = pool;
+    if (pool->d.next == NULL && cache->n < ZP_HTTP_V1_POOL_CACHE) {
+        cache->pools[cache->n++] = pool;
         return;
     }
 
     zp_destroy_pool(pool);
+    zp_heap_trim_later();
 }
 
 
@@ -155,6 +166,7 @@ zp_http_v1_buf_release(void *data)
         zp_http_v1_bufs[zp_http_v1_nbufs++] = b->start;
     } else {
         zp_free(b->start);
+        zp_heap_trim_later();
     }
 
     b->start = b->pos = b->last = b->end = NULL;
@@ -228,6 +240,55 @@ zp_http_init_connection(zp_connection_t *c)
 }
 
 
+/*
+ * An idle plain connection keeps nothing but its slot in the connections
+ * array: its pool (the v1 context, the buffer header) goes back to the
+ * per-worker cache until the next request's bytes arrive. A TLS
+ * connection keeps its pool, the SSL state lives there.
+ */
+static void
+zp_http_v1_set_idle(zp_connection_t *c)
+{
+    if (c->ssl) {
+        return;
+    }
+
+    zp_http_v1_put_pool(&zp_http_v1_conn_pools, c->pool);
+
+    c->pool          = NULL;
+    c->data          = NULL;
+    c->buffer        = NULL;
+    c->read->handler = zp_http_v1_idle_handler;
+}
+
+
+static void
+zp_http_v1_idle_handler(zp_event_t *rev)
+{
+    zp_connection_t *c = rev->data;
+
+    if (rev->timedout || c->close) {
+        zp_close_connection(c);
+        return;
+    }
+
+    c->pool = zp_http_v1_get_pool(&zp_http_v1_conn_pools, c->listening->pool_size, c->log);
+    if (c->pool == NULL) {
+        zp_close_connection(c);
+        return;
+    }
+
+    c->data = zp_pcalloc(c->pool, sizeof(zp_http_v1_ctx_t));
+    if (c->data == NULL) {
+        zp_close_connection(c);
+        return;
+    }
+
+    rev->handler = zp_http_v1_read_handler;
+    zp_http_v1_read_handler(rev);
+}
+
+
 static void
 zp_http_v1_empty_handler(zp_event_t *ev)
 {
@@ -262,7 +323,7 @@ zp_http_v1_close(zp_connection_t *c)
     zp_http_v1_ctx_t *ctx = c->data;
 
     if (ctx && ctx->r) {
-        zp_http_v1_put_pool(ctx->r->pool);
+        zp_http_v1_put_pool(&zp_http_v1_request_pools, ctx->r->pool);
         ctx->r = NULL;
     }
     zp_close_connection(c);
@@ -310,6 +371,11 @@ zp_http_v1_read_handler(zp_event_t *rev)
     }
 
     if (b->pos == b->last) {
+        if (c->reusable && ctx->r == NULL) {
+            /* woken without a byte: idle again, and as light */
+            zp_http_v1_buf_release(c);
+            zp_http_v1_set_idle(c);
+        }
         return;
     }
 
@@ -331,7 +397,7 @@ zp_http_v1_create_request(zp_connection_t *c)
     zp_http_request_t       *r;
     zp_http_core_srv_conf_t *cscf = zp_http_v1_default_server(c);
 
-    pool = zp_http_v1_get_pool(c->log);
+    pool = zp_http_v1_get_pool(&zp_http_v1_request_pools, ZP_HTTP_V1_POOL_SIZE, c->log);
     if (pool == NULL) {
         return NULL;
     }
@@ -340,7 +406,7 @@ zp_http_v1_create_request(zp_connection_t *c)
     if (r == NULL
         || zp_list_init(&r->headers_in.headers, pool, 16, sizeof(zp_table_elt_t)) != ZP_OK
         || zp_list_init(&r->headers_out.headers, pool, 8, sizeof(zp_table_elt_t)) != ZP_OK) {
-        zp_http_v1_put_pool(pool);
+        zp_http_v1_put_pool(&zp_http_v1_request_pools, pool);
         return NULL;
     }
 
@@ -1156,7 +1222,7 @@ zp_http_v1_request_done(zp_connection_t *c)
     zp_http_v1_ctx_t *ctx = c->data;
 
     if (ctx->r) {
-        zp_http_v1_put_pool(ctx->r->pool);
+        zp_http_v1_put_pool(&zp_http_v1_request_pools, ctx->r->pool);
         ctx->r = NULL;
     }
 
@@ -1282,8 +1348,10 @@ zp_http_v1_keepalive(zp_connection_t *c)
     zp_reusable_connection(c, 1);
     zp_event_add_timer(c->read, ctx->keepalive_timeout);
 
+    zp_http_v1_set_idle(c);
+
     if (c->read->ready) {
-        zp_http_v1_read_handler(c->read);
+        c->read->handler(c->read);
     }
 }
 

@@ -8,6 +8,8 @@
 #   ka100k    the same with a 100 KiB body
 #   close     zproxy-bench --close -c64: a new connection per request
 #   idle      zproxy-bench --idle 9000 --procs 2: proxy RSS growth per idle connection
+#   idle36k   zproxy and nginx with 2 workers (reuseport): 36,000 idle connections
+#             held at once, RSS growth per connection and the split per worker
 #   routes    zproxy only: 10 vs 10,000 routes, 13-byte keep-alive
 #   syscalls  strace -c and perf stat on the worker during a fixed number of requests
 #
@@ -33,7 +35,8 @@ SC_REQ_BIG=3000
 SC_REQ_CLOSE=5000
 QUICK=0
 KEEP=0
-SCENARIOS="ka13,ka100k,close,idle,routes,syscalls"
+SCENARIOS="ka13,ka100k,close,idle,idle36k,routes,syscalls"
+IDLE36K_CONNS=36000
 ROUTES_SMALL=10
 ROUTES_LARGE=10000
 PROXIES=(zproxy nginx haproxy)
@@ -67,8 +70,8 @@ if [ "$QUICK" = 1 ]; then
 fi
 case "$REPS" in '' | *[!0-9]* | 0) echo "run.sh: --reps must be a positive number" >&2; exit 2 ;; esac
 for s in ${SCENARIOS//,/ }; do
-    case "$s" in ka13 | ka100k | close | idle | routes | syscalls) ;;
-    *) echo "run.sh: unknown scenario \"$s\" (ka13 ka100k close idle routes syscalls)" >&2; exit 2 ;;
+    case "$s" in ka13 | ka100k | close | idle | idle36k | routes | syscalls) ;;
+    *) echo "run.sh: unknown scenario \"$s\" (ka13 ka100k close idle idle36k routes syscalls)" >&2; exit 2 ;;
     esac
 done
 want() { [[ ",$SCENARIOS," == *",$1,"* ]]; }
@@ -200,16 +203,27 @@ open(out, "w").write(s)
 EOF
 }
 
-start_proxy() { # name kind [nroutes]
-    local name=$1 kind=$2 nroutes=${3:-0} port pid
+# two2w FILE: the same proxy with 2 workers, each with its own reuseport
+# socket (the kernel spreads connections evenly by address hash) and as
+# many connections as the 20,000-descriptor cap of a process allows.
+two2w() {
+    sed -i -e 's/^worker_processes 1;/worker_processes 2;/' \
+        -e 's/worker_connections 10240;/worker_connections 19800;/' \
+        -e 's/^\( *listen 127\.0\.0\.1:[0-9]*\);/\1 reuseport;/' "$1"
+}
+
+start_proxy() { # name kind [nroutes] [2w]
+    local name=$1 kind=$2 nroutes=${3:-0} variant=${4:-} port pid
     port=$(free_port)
     case $kind in
     zproxy)
         render "$BENCH_DIR/zproxy.conf.in" "$T/$name.conf" "$name" "$port" "$nroutes"
+        [ "$variant" = 2w ] && two2w "$T/$name.conf"
         "$ZPROXY" -p "$T" -c "$T/$name.conf" >"$T/$name.out" 2>&1 &
         ;;
     nginx)
         render "$BENCH_DIR/nginx.conf.in" "$T/$name.conf" "$name" "$port" 0
+        [ "$variant" = 2w ] && two2w "$T/$name.conf"
         nginx -p "$T" -c "$T/$name.conf" >"$T/$name.out" 2>&1 &
         ;;
     haproxy)
@@ -343,7 +357,9 @@ run_idle() { # rep name
         sleep 0.1
     done
     held=$(awk '/^idle ready/{print $3}' "$out")
-    sleep 0.5
+    # idle for a while, not just after the burst of connects: a proxy may
+    # give back what the burst used (zproxy trims its heap 1 s after it)
+    sleep "$((IDLE_HOLD > 2 ? IDLE_HOLD - 1 : 1))"
     r1=$(rss_kb "$m")
     wait "$bp"
     stop_proxy "idle-$name"
@@ -356,6 +372,45 @@ run_idle() { # rep name
     rec "$rep" "$name" idle kb_per_conn "$(awk -v a="$r0" -v b="$r1" -v n="$held" 'BEGIN{printf "%.3f", (b-a)/n}')"
     log "rep $rep idle $name: $held held, RSS $r0 -> $r1 kB ($(awk -v a="$r0" -v b="$r1" -v n="$held" 'BEGIN{printf "%.2f", (b-a)/n}') KB/conn)"
     sleep 1
+}
+
+# 36,000 idle connections on two workers: both must hold their half (the
+# descriptor cap is 20,000 per process), all of them must be held, and
+# the memory per connection is measured as in run_idle.
+run_idle36k() { # rep name
+    local rep=$1 name=$2 out r0 r1 held bp i m w split=""
+    out="$T/out/idle36k-$name-$rep.txt"
+    start_proxy "idle36k-$name" "$name" 0 2w
+    m=${MASTER[idle36k-$name]}
+    sleep 0.5
+    r0=$(rss_kb "$m")
+    "$ZBENCH" --port "${PORT[idle36k-$name]}" --idle "$IDLE36K_CONNS" --idle-hold "$((IDLE_HOLD + 2))" \
+        --procs 3 --json >"$out" 2>&1 &
+    bp=$!
+    BG_PIDS+=("$bp")
+    for i in $(seq 1200); do
+        grep -q '^idle ready' "$out" && break
+        kill -0 "$bp" 2>/dev/null || break
+        sleep 0.1
+    done
+    held=$(awk '/^idle ready/{print $3}' "$out")
+    sleep "$((IDLE_HOLD > 2 ? IDLE_HOLD - 1 : 1))"
+    r1=$(rss_kb "$m")
+    for w in $(pgrep -P "$m"); do
+        split="$split${split:+/}$(ls "/proc/$w/fd" 2>/dev/null | wc -l)"
+    done
+    wait "$bp"
+    stop_proxy "idle36k-$name"
+    if [ -z "$held" ] || [ "$held" = 0 ]; then
+        log "warning: $name idle36k: no connection held"; cat "$out" >&2; return
+    fi
+    rec "$rep" "$name" idle36k held "$held"
+    rec "$rep" "$name" idle36k rss_before_kb "$r0"
+    rec "$rep" "$name" idle36k rss_held_kb "$r1"
+    rec "$rep" "$name" idle36k kb_per_conn "$(awk -v a="$r0" -v b="$r1" -v n="$held" 'BEGIN{printf "%.3f", (b-a)/n}')"
+    log "rep $rep idle36k $name: $held of $IDLE36K_CONNS held (descriptors per worker $split)," \
+        "RSS $r0 -> $r1 kB ($(awk -v a="$r0" -v b="$r1" -v n="$held" 'BEGIN{printf "%.2f", (b-a)/n}') KB/conn)"
+    sleep 2
 }
 
 run_syscalls() { # name label path requests [zproxy-bench flags]
@@ -437,6 +492,9 @@ for ((rep = 1; rep <= REPS; rep++)); do
     if want ka100k; then for p in "${order[@]}"; do run_wrk "$rep" "$p" ka100k /big; sleep 0.5; done; fi
     if want close; then for p in "${order[@]}"; do run_close "$rep" "$p"; done; fi
     if want idle; then for p in "${order[@]}"; do run_idle "$rep" "$p"; done; fi
+    if want idle36k; then
+        for p in "${order[@]}"; do [ "$p" = haproxy ] || run_idle36k "$rep" "$p"; done
+    fi
     if want routes; then
         if [ $((rep % 2)) = 1 ]; then rorder=("$ROUTES_SMALL" "$ROUTES_LARGE"); else rorder=("$ROUTES_LARGE" "$ROUTES_SMALL"); fi
         for r in "${rorder[@]}"; do
@@ -469,6 +527,7 @@ mkdir -p "$RESULTS_DIR"
     echo "quick=$QUICK"
     echo "scenarios=$SCENARIOS"
     echo "idle_conns=$IDLE_CONNS"
+    echo "idle36k_conns=$IDLE36K_CONNS"
     echo "routes=$ROUTES_SMALL,$ROUTES_LARGE"
     echo "cpus=$(nproc)"
     echo "cpu_model=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)"
