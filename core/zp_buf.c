@@ -29,6 +29,30 @@ zp_create_temp_buf(zp_pool_t *pool, size_t size)
 }
 
 
+zp_buf_t *
+zp_create_cached_buf(zp_pool_t *pool, zp_mem_cache_t *cache, size_t size)
+{
+    zp_buf_t *b;
+
+    b = zp_calloc_buf(pool);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->start = zp_pcache_alloc(pool, cache, size);
+    if (b->start == NULL) {
+        return NULL;
+    }
+
+    b->pos       = b->start;
+    b->last      = b->start;
+    b->end       = b->start + size;
+    b->temporary = 1;
+
+    return b;
+}
+
+
 zp_chain_t *
 zp_alloc_chain_link(zp_pool_t *pool)
 {

@@ -85,6 +85,10 @@ typedef struct {
 /* A zeroed buffer with size bytes of writable memory; NULL on failure. */
 zp_buf_t *zp_create_temp_buf(zp_pool_t *pool, size_t size);
 
+/* The same, with the memory taken from cache for the pool's lifetime (see
+ * zp_pcache_alloc()): for the buffers every request needs. */
+zp_buf_t *zp_create_cached_buf(zp_pool_t *pool, zp_mem_cache_t *cache, size_t size);
+
 /* bufs->num temporary buffers of bufs->size bytes in one allocation, chained
  * in order; NULL on failure. */
 zp_chain_t *zp_create_chain_of_bufs(zp_pool_t *pool, zp_bufs_t *bufs);

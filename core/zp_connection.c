@@ -5,7 +5,8 @@
 #include <zp_config.h>
 #include <zp_core.h>
 
-zp_uint_t zp_connection_counter = 1;
+zp_uint_t       zp_connection_counter = 1;
+zp_pool_cache_t zp_connection_pools;
 
 
 zp_listening_t *
@@ -28,7 +29,7 @@ zp_create_listening(zp_conf_t *cf, struct sockaddr *sa, socklen_t socklen)
     ls->rcvbuf         = -1;
     ls->sndbuf         = -1;
     ls->fastopen       = -1;
-    ls->pool_size      = 512;
+    ls->pool_size      = 1024;
     ls->log            = *cf->cycle->log;
     ls->log.file       = NULL;
 
@@ -368,8 +369,7 @@ zp_close_connection(zp_connection_t *c)
     if (c->pool) {
         zp_pool_t *pool = c->pool;
         c->pool         = NULL;
-        zp_destroy_pool(pool);
-        zp_heap_trim_later();
+        zp_pool_cache_put(&zp_connection_pools, pool);
     }
 
     zp_free_connection(c);

@@ -111,4 +111,7 @@ ssize_t zp_unix_writev(zp_connection_t *c, struct iovec *iov, int n);
 
 extern zp_uint_t zp_connection_counter;
 
+/* Pools of accepted connections, reused (see zp_pool_cache_t). */
+extern zp_pool_cache_t zp_connection_pools;
+
 #endif /* ZP_CONNECTION_H */

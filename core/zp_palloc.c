@@ -426,6 +426,111 @@ zp_pool_delete_file(void *data)
 }
 
 
+zp_pool_t *
+zp_pool_cache_get(zp_pool_cache_t *cache, size_t size, zp_log_t *log)
+{
+    zp_pool_t *pool;
+
+    if (cache->n && cache->size == size) {
+        pool      = cache->pools[--cache->n];
+        pool->log = log;
+        return pool;
+    }
+
+    return zp_create_pool(size, log);
+}
+
+
+void
+zp_pool_cache_put(zp_pool_cache_t *cache, zp_pool_t *pool)
+{
+    size_t size = pool->d.end - (u_char *) pool;
+
+    zp_reset_pool(pool);
+
+    if (cache->size == 0) {
+        cache->size = size;
+    }
+
+    if (pool->d.next == NULL && cache->n < ZP_CACHE_MAX && cache->size == size) {
+        cache->pools[cache->n++] = pool;
+        return;
+    }
+
+    zp_destroy_pool(pool);
+    zp_heap_trim_later();
+}
+
+
+void *
+zp_mem_cache_get(zp_mem_cache_t *cache, size_t size, zp_log_t *log)
+{
+    if (cache->n && cache->size == size) {
+        return cache->blocks[--cache->n];
+    }
+
+    return zp_alloc(size, log);
+}
+
+
+void
+zp_mem_cache_put(zp_mem_cache_t *cache, void *p, size_t size)
+{
+    if (cache->size == 0) {
+        cache->size = size;
+    }
+
+    if (cache->n < ZP_CACHE_MAX && cache->size == size) {
+        cache->blocks[cache->n++] = p;
+        return;
+    }
+
+    zp_free(p);
+    zp_heap_trim_later();
+}
+
+
+typedef struct {
+    zp_mem_cache_t *cache;
+    void           *p;
+    size_t          size;
+} zp_pcache_block_t;
+
+
+static void
+zp_pcache_release(void *data)
+{
+    zp_pcache_block_t *b = data;
+
+    zp_mem_cache_put(b->cache, b->p, b->size);
+}
+
+
+void *
+zp_pcache_alloc(zp_pool_t *pool, zp_mem_cache_t *cache, size_t size)
+{
+    zp_pool_cleanup_t *cln;
+    zp_pcache_block_t *b;
+
+    cln = zp_pool_cleanup_add(pool, sizeof(zp_pcache_block_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    b = cln->data;
+    b->p = zp_mem_cache_get(cache, size, pool->log);
+    if (b->p == NULL) {
+        return NULL; /* the cleanup's handler is still NULL: skipped */
+    }
+
+    b->cache     = cache;
+    b->size      = size;
+    cln->handler = zp_pcache_release;
+
+    return b->p;
+}
+
+
 #if defined(__GLIBC__)
 
 static void

@@ -104,6 +104,43 @@ zp_int_t zp_pfree(zp_pool_t *pool, void *p);
 zp_pool_cleanup_t *zp_pool_cleanup_add(zp_pool_t *p, size_t size);
 
 /*
+ * Per-process caches of free pools and of free memory blocks of one size,
+ * for what every connection or request needs: taking one back costs no
+ * malloc() and no page fault, in the steady state. ZP_CACHE_MAX entries
+ * each; what does not fit is freed (and zp_heap_trim_later() is asked).
+ *
+ * A cache holds pools, or blocks, of one size: the size of the first one
+ * ever put into it; others simply go to malloc()/free(). A
+ * pool is reset when put (its cleanups run) and kept only if it did not
+ * grow beyond its first block.
+ */
+#define ZP_CACHE_MAX 64
+
+typedef struct {
+    zp_pool_t *pools[ZP_CACHE_MAX];
+    zp_uint_t  n;
+    size_t     size;
+} zp_pool_cache_t;
+
+typedef struct {
+    void      *blocks[ZP_CACHE_MAX];
+    zp_uint_t  n;
+    size_t     size;
+} zp_mem_cache_t;
+
+zp_pool_t *zp_pool_cache_get(zp_pool_cache_t *cache, size_t size, zp_log_t *log);
+void       zp_pool_cache_put(zp_pool_cache_t *cache, zp_pool_t *pool);
+void      *zp_mem_cache_get(zp_mem_cache_t *cache, size_t size, zp_log_t *log);
+void       zp_mem_cache_put(zp_mem_cache_t *cache, void *p, size_t size);
+
+/*
+ * Allocates a size-byte block from cache for the lifetime of pool: the
+ * block goes back to the cache when the pool is reset or destroyed.
+ * NULL on failure.
+ */
+void *zp_pcache_alloc(zp_pool_t *pool, zp_mem_cache_t *cache, size_t size);
+
+/*
  * A burst leaves the pools and buffers it used free in the heap, and glibc
  * keeps free memory below the top of the heap for good: a worker would
  * keep the RSS of its busiest second. Code that frees memory its caches

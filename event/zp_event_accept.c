@@ -68,7 +68,7 @@ zp_event_accept(zp_event_t *ev)
             return;
         }
 
-        c->pool = zp_create_pool(ls->pool_size, ev->log);
+        c->pool = zp_pool_cache_get(&zp_connection_pools, ls->pool_size, ev->log);
         if (c->pool == NULL) {
             zp_close_connection(c);
             return;

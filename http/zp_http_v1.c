@@ -83,66 +83,16 @@ static zp_http_proto_t zp_http_v1_proto = {
 
 
 /*
- * Pools are kept per worker between uses, so the steady state costs no
- * malloc: request pools between requests, connection pools while their
- * connections are idle. Only pools that did not grow beyond their first
- * block, and of the size asked for, are kept.
+ * Request pools and read buffers come from per-worker caches (see
+ * zp_palloc.h), so a request costs no malloc in the steady state. The
+ * read buffer is taken when bytes are expected and given back when the
+ * connection goes idle: an idle keep-alive connection holds no buffer.
+ * Idle connections give their own pool back too (zp_http_v1_set_idle).
  */
-#define ZP_HTTP_V1_POOL_SIZE  4096
-#define ZP_HTTP_V1_POOL_CACHE 64
+#define ZP_HTTP_V1_POOL_SIZE 8192
 
-typedef struct {
-    zp_pool_t *pools[ZP_HTTP_V1_POOL_CACHE];
-    zp_uint_t  n;
-} zp_http_v1_pools_t;
-
-static zp_http_v1_pools_t zp_http_v1_request_pools;
-static zp_http_v1_pools_t zp_http_v1_conn_pools;
-
-
-static zp_pool_t *
-zp_http_v1_get_pool(zp_http_v1_pools_t *cache, size_t size, zp_log_t *log)
-{
-    zp_pool_t *pool;
-
-    while (cache->n) {
-        pool = cache->pools[--cache->n];
-        if ((size_t) (pool->d.end - (u_char *) pool) == size) {
-            pool->log = log;
-            return pool;
-        }
-        zp_destroy_pool(pool);
-    }
-
-    return zp_create_pool(size, log);
-}
-
-
-static void
-zp_http_v1_put_pool(zp_http_v1_pools_t *cache, zp_pool_t *pool)
-{
-    zp_reset_pool(pool);
-
-    if (pool->d.next == NULL && cache->n < ZP_HTTP_V1_POOL_CACHE) {
-        cache->pools[cache->n++] = pool;
-        return;
-    }
-
-    zp_destroy_pool(pool);
-    zp_heap_trim_later();
-}
-
-
-/*
- * The connection's read buffer is taken when bytes are expected and given
- * back when the connection goes idle, to a per-worker cache: an idle
- * keep-alive connection holds no buffer, a busy one costs no malloc.
- */
-#define ZP_HTTP_V1_BUF_CACHE 64
-
-static u_char   *zp_http_v1_bufs[ZP_HTTP_V1_BUF_CACHE];
-static size_t    zp_http_v1_buf_size;
-static zp_uint_t zp_http_v1_nbufs;
+static zp_pool_cache_t zp_http_v1_request_pools;
+static zp_mem_cache_t  zp_http_v1_bufs;
 
 
 static void
@@ -150,25 +100,12 @@ zp_http_v1_buf_release(void *data)
 {
     zp_connection_t *c = data;
     zp_buf_t        *b = c->buffer;
-    size_t           size;
 
     if (b == NULL || b->start == NULL) {
         return;
     }
 
-    size = b->end - b->start;
-
-    if (zp_http_v1_nbufs == 0) {
-        zp_http_v1_buf_size = size;
-    }
-
-    if (zp_http_v1_nbufs < ZP_HTTP_V1_BUF_CACHE && size == zp_http_v1_buf_size) {
-        zp_http_v1_bufs[zp_http_v1_nbufs++] = b->start;
-    } else {
-        zp_free(b->start);
-        zp_heap_trim_later();
-    }
-
+    zp_mem_cache_put(&zp_http_v1_bufs, b->start, b->end - b->start);
     b->start = b->pos = b->last = b->end = NULL;
 }
 
@@ -196,13 +133,9 @@ zp_http_v1_buf_attach(zp_connection_t *c, size_t size)
         return ZP_OK;
     }
 
-    if (zp_http_v1_nbufs && zp_http_v1_buf_size == size) {
-        p = zp_http_v1_bufs[--zp_http_v1_nbufs];
-    } else {
-        p = zp_alloc(size, c->log);
-        if (p == NULL) {
-            return ZP_ERROR;
-        }
+    p = zp_mem_cache_get(&zp_http_v1_bufs, size, c->log);
+    if (p == NULL) {
+        return ZP_ERROR;
     }
 
     b->start = b->pos = b->last = p;
@@ -253,7 +186,7 @@ zp_http_v1_set_idle(zp_connection_t *c)
         return;
     }
 
-    zp_http_v1_put_pool(&zp_http_v1_conn_pools, c->pool);
+    zp_pool_cache_put(&zp_connection_pools, c->pool);
 
     c->pool          = NULL;
     c->data          = NULL;
@@ -272,7 +205,7 @@ zp_http_v1_idle_handler(zp_event_t *rev)
         return;
     }
 
-    c->pool = zp_http_v1_get_pool(&zp_http_v1_conn_pools, c->listening->pool_size, c->log);
+    c->pool = zp_pool_cache_get(&zp_connection_pools, c->listening->pool_size, c->log);
     if (c->pool == NULL) {
         zp_close_connection(c);
         return;
@@ -323,7 +256,7 @@ zp_http_v1_close(zp_connection_t *c)
     zp_http_v1_ctx_t *ctx = c->data;
 
     if (ctx && ctx->r) {
-        zp_http_v1_put_pool(&zp_http_v1_request_pools, ctx->r->pool);
+        zp_pool_cache_put(&zp_http_v1_request_pools, ctx->r->pool);
         ctx->r = NULL;
     }
     zp_close_connection(c);
@@ -397,7 +330,7 @@ zp_http_v1_create_request(zp_connection_t *c)
     zp_http_request_t       *r;
     zp_http_core_srv_conf_t *cscf = zp_http_v1_default_server(c);
 
-    pool = zp_http_v1_get_pool(&zp_http_v1_request_pools, ZP_HTTP_V1_POOL_SIZE, c->log);
+    pool = zp_pool_cache_get(&zp_http_v1_request_pools, ZP_HTTP_V1_POOL_SIZE, c->log);
     if (pool == NULL) {
         return NULL;
     }
@@ -406,7 +339,7 @@ zp_http_v1_create_request(zp_connection_t *c)
     if (r == NULL
         || zp_list_init(&r->headers_in.headers, pool, 16, sizeof(zp_table_elt_t)) != ZP_OK
         || zp_list_init(&r->headers_out.headers, pool, 8, sizeof(zp_table_elt_t)) != ZP_OK) {
-        zp_http_v1_put_pool(&zp_http_v1_request_pools, pool);
+        zp_pool_cache_put(&zp_http_v1_request_pools, pool);
         return NULL;
     }
 
@@ -1222,7 +1155,7 @@ zp_http_v1_request_done(zp_connection_t *c)
     zp_http_v1_ctx_t *ctx = c->data;
 
     if (ctx->r) {
-        zp_http_v1_put_pool(&zp_http_v1_request_pools, ctx->r->pool);
+        zp_pool_cache_put(&zp_http_v1_request_pools, ctx->r->pool);
         ctx->r = NULL;
     }
 

@@ -34,6 +34,12 @@
 
 #define ZP_HTTP_PROXY_BODY_BUF      16384 /* request body buffer */
 #define ZP_HTTP_PROXY_RESP_BUF      32768 /* response body buffer */
+
+/* per-worker caches of the buffers above and of the response head's
+ * (proxy_buffer_size): no malloc per proxied request */
+static zp_mem_cache_t zp_http_proxy_body_bufs;
+static zp_mem_cache_t zp_http_proxy_resp_bufs;
+static zp_mem_cache_t zp_http_proxy_head_bufs;
 #define ZP_HTTP_PROXY_CHUNK_HDR     18    /* "%x\r\n" of a size_t */
 #define ZP_HTTP_PROXY_CHUNK_RESERVE (ZP_HTTP_PROXY_CHUNK_HDR + 2 + 5)
 
@@ -1441,7 +1447,7 @@ zp_http_proxy_handler(zp_http_request_t *r)
     u->body_replay  = 1;
 
     if (u->has_body) {
-        u->body = zp_create_temp_buf(r->pool, ZP_HTTP_PROXY_BODY_BUF);
+        u->body = zp_create_cached_buf(r->pool, &zp_http_proxy_body_bufs, ZP_HTTP_PROXY_BODY_BUF);
         if (u->body == NULL) {
             return ZP_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -2330,7 +2336,7 @@ zp_http_proxy_process_header(zp_http_proxy_ctx_t *u)
     zp_http_request_t *r = u->r;
 
     if (u->buffer == NULL) {
-        u->buffer = zp_create_temp_buf(r->pool, u->conf->buffer_size);
+        u->buffer = zp_create_cached_buf(r->pool, &zp_http_proxy_head_bufs, u->conf->buffer_size);
         if (u->buffer == NULL) {
             zp_http_proxy_finalize(u, ZP_HTTP_INTERNAL_SERVER_ERROR);
             return;
@@ -2508,8 +2514,8 @@ zp_http_proxy_process_body(zp_http_proxy_ctx_t *u)
     zp_http_request_t *r = u->r;
 
     if (u->rbuf == NULL) {
-        u->rbuf = zp_create_temp_buf(r->pool, zp_max(ZP_HTTP_PROXY_RESP_BUF,
-                                                     u->conf->buffer_size));
+        u->rbuf = zp_create_cached_buf(r->pool, &zp_http_proxy_resp_bufs,
+                                       zp_max(ZP_HTTP_PROXY_RESP_BUF, u->conf->buffer_size));
         if (u->rbuf == NULL) {
             zp_http_proxy_finalize(u, ZP_ERROR);
             return;

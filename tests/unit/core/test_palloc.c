@@ -336,6 +336,99 @@ START_TEST(test_alloc_wrappers)
 END_TEST
 
 
+/* A pool put into the cache comes back (reset) for the same size, not for
+ * another; a pool that grew, or one past ZP_CACHE_MAX, is freed instead. */
+START_TEST(test_pool_cache)
+{
+    int              i, id = 1;
+    zp_pool_t       *p, *q, *pools[ZP_CACHE_MAX + 1];
+    zp_pool_cache_t  cache;
+    zp_pool_cleanup_t *cln;
+
+    memset(&cache, 0, sizeof(cache));
+    zpt_reset_calls();
+
+    p = zp_pool_cache_get(&cache, 1024, zpt_log);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(zp_palloc(p, 100));
+    cln = zp_pool_cleanup_add(p, 0);
+    cln->handler = zpt_cleanup;
+    cln->data    = &id;
+
+    zp_pool_cache_put(&cache, p);
+    ck_assert_int_eq(zpt_calls[1], 1);          /* reset ran the cleanup */
+    ck_assert_uint_eq(cache.n, 1);
+
+    q = zp_pool_cache_get(&cache, 2048, zpt_log); /* another size: a new one */
+    ck_assert_ptr_ne(q, p);
+    ck_assert_uint_eq(cache.n, 1);
+    zp_pool_cache_put(&cache, q);                /* not of the cache's size */
+    ck_assert_uint_eq(cache.n, 1);
+
+    q = zp_pool_cache_get(&cache, 1024, zpt_log);
+    ck_assert_ptr_eq(q, p);
+    ck_assert_ptr_eq(q->d.last, (u_char *) q + sizeof(zp_pool_t));
+    ck_assert_ptr_null(q->cleanup);
+
+    for (i = 0; i < 3; i++) {
+        ck_assert_ptr_nonnull(zp_palloc(q, 900)); /* grows a second block */
+    }
+    ck_assert_ptr_nonnull(q->d.next);
+    zp_pool_cache_put(&cache, q);
+    ck_assert_uint_eq(cache.n, 0);
+
+    for (i = 0; i < ZP_CACHE_MAX + 1; i++) {
+        pools[i] = zp_pool_cache_get(&cache, 1024, zpt_log);
+        ck_assert_ptr_nonnull(pools[i]);
+    }
+    for (i = 0; i < ZP_CACHE_MAX + 1; i++) {
+        zp_pool_cache_put(&cache, pools[i]);
+    }
+    ck_assert_uint_eq(cache.n, ZP_CACHE_MAX);
+
+    while (cache.n) {
+        zp_destroy_pool(cache.pools[--cache.n]);
+    }
+}
+END_TEST
+
+
+/* A block from zp_pcache_alloc() returns to its cache with its pool, and
+ * the next one of that size is the same memory. */
+START_TEST(test_mem_cache)
+{
+    void           *a, *b;
+    zp_pool_t      *pool;
+    zp_mem_cache_t  cache;
+
+    memset(&cache, 0, sizeof(cache));
+
+    pool = zp_create_pool(1024, zpt_log);
+    a = zp_pcache_alloc(pool, &cache, 8192);
+    ck_assert_ptr_nonnull(a);
+    memset(a, 'x', 8192);
+    ck_assert_uint_eq(cache.n, 0);
+
+    zp_reset_pool(pool);
+    ck_assert_uint_eq(cache.n, 1);
+    ck_assert_uint_eq(cache.size, 8192);
+
+    b = zp_pcache_alloc(pool, &cache, 8192);
+    ck_assert_ptr_eq(b, a);
+    ck_assert_uint_eq(cache.n, 0);
+
+    /* another size bypasses the cache both ways */
+    b = zp_pcache_alloc(pool, &cache, 100);
+    ck_assert_ptr_nonnull(b);
+    zp_destroy_pool(pool);
+    ck_assert_uint_eq(cache.n, 1);
+    ck_assert_ptr_eq(cache.blocks[0], a);
+
+    zp_free(cache.blocks[0]);
+}
+END_TEST
+
+
 static Suite *
 zpt_palloc_suite(void)
 {
@@ -355,6 +448,11 @@ zpt_palloc_suite(void)
     tcase_add_test(tc, test_pool_cleanup);
     tcase_add_test(tc, test_pool_reset);
     tcase_add_test(tc, test_pool_cleanup_file);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("cache");
+    tcase_add_test(tc, test_pool_cache);
+    tcase_add_test(tc, test_mem_cache);
     suite_add_tcase(s, tc);
 
     return s;
