@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "zpt_client.h"
 #include "zpt_harness.h"
@@ -344,6 +345,69 @@ START_TEST(test_keepalive_and_pipelining)
 END_TEST
 
 
+/*
+ * Connection: close. After a whole request and nothing more the server
+ * closes at once (a clean FIN); when more input may follow it lingers, so
+ * its close cannot turn into a reset that destroys the response: a
+ * pipelined request after the closing one, and a large body the route
+ * never reads, still leave the client a whole response and an EOF.
+ */
+START_TEST(test_close_after_response)
+{
+    int         i, n, rc;
+    char        body[49152];
+    pid_t       w[2], master;
+    zpt_srv_t   s;
+    zpt_conn_t *c;
+    zpt_resp_t  r;
+
+    master = start_h1(&s, w);
+
+    c = zpt_conn_open(s.port);
+    zpt_conn_send(c, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    zpt_must_read(c, &r, 0, "GET with Connection: close");
+    ck_assert_int_eq(r.status, 200);
+    rc = zpt_conn_wait_close(c, zpt_wait_ms());
+    ck_assert_msg(rc == 1, "after Connection: close: %s, expected EOF", zpt_close_text(rc));
+    zpt_conn_close(c);
+
+    c = zpt_conn_open(s.port);
+    zpt_conn_send(c, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                     "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    zpt_must_read(c, &r, 0, "Connection: close with a request pipelined after it");
+    ck_assert_int_eq(r.status, 200);
+    rc = zpt_conn_wait_close(c, 4 * zpt_wait_ms());
+    ck_assert_msg(rc == 1, "pipelined after close: %s, expected EOF", zpt_close_text(rc));
+    zpt_conn_close(c);
+
+    /*
+     * A body the route never reads, announced as 1,000,000 bytes (answered
+     * 200) and as 4 MB (over client_max_body_size: 413). 48 KiB of it go
+     * with the head in one send(), which loopback delivers at once, so the
+     * bytes are unread when the response is written: the server must read
+     * and drop them and end with a FIN. A plain close() would reset, and
+     * the client would see that reset after the response.
+     */
+    for (rc = 0; rc < 2; rc++) {
+        n = snprintf(body, sizeof(body), "POST /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     "Content-Length: %d\r\n\r\n", rc == 0 ? 1000000 : 4194304);
+        memset(body + n, 'b', sizeof(body) - n);
+        c = zpt_conn_open(s.port);
+        zpt_conn_send_n(c, body, sizeof(body));
+        zpt_must_read(c, &r, 0, "POST with an unread body and Connection: close");
+        ck_assert_int_eq(r.status, rc == 0 ? 200 : 413);
+        i = zpt_conn_wait_close(c, 4 * zpt_wait_ms());
+        ck_assert_msg(i == 1, "unread body, status %d: %s, expected EOF", r.status,
+                      zpt_close_text(i));
+        zpt_conn_close(c);
+    }
+
+    zpt_assert_same_workers(&s, master, w);
+    zpt_teardown();
+}
+END_TEST
+
+
 static Suite *
 http1_suite(void)
 {
@@ -355,6 +419,7 @@ http1_suite(void)
     tcase_add_test(tc, test_chunked);
     tcase_add_test(tc, test_expect_continue);
     tcase_add_test(tc, test_keepalive_and_pipelining);
+    tcase_add_test(tc, test_close_after_response);
     suite_add_tcase(s, tc);
     return s;
 }
