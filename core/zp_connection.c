@@ -448,3 +448,22 @@ zp_close_idle_connections(zp_cycle_t *cycle, zp_msec_t idle_ms)
 
     return cycle->connection_n - cycle->free_connection_n;
 }
+
+
+void
+zp_tcp_nodelay(zp_connection_t *c)
+{
+    int one = 1;
+
+    /* once per connection, whatever the outcome: a socket that refuses it
+     * (not TCP) is not asked again */
+    c->tcp_nodelay = 1;
+
+    if (c->sockaddr.sa.sa_family != AF_INET && c->sockaddr.sa.sa_family != AF_INET6) {
+        return;
+    }
+
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1) {
+        zp_log_error(ZP_LOG_INFO, c->log, errno, "setsockopt(TCP_NODELAY) failed");
+    }
+}

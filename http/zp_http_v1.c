@@ -817,6 +817,19 @@ zp_http_v1_send_body(zp_http_request_t *r, zp_chain_t *in)
 
 /* Writes ctx->out with writev; ZP_OK when all is out, ZP_AGAIN when the
  * socket is full (the writer continues), ZP_ERROR. */
+static zp_uint_t
+zp_http_v1_has_last(zp_chain_t *cl)
+{
+    for ( /* void */ ; cl; cl = cl->next) {
+        if (cl->buf->last_buf) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static zp_int_t
 zp_http_v1_flush(zp_connection_t *c)
 {
@@ -825,6 +838,13 @@ zp_http_v1_flush(zp_connection_t *c)
     zp_chain_t       *cl;
     struct iovec      iov[ZP_HTTP_V1_IOVS];
     zp_http_v1_ctx_t *ctx = c->data;
+
+    if (!c->tcp_nodelay && !zp_http_v1_has_last(ctx->out)) {
+        /* the response goes out in more than one write: without
+         * TCP_NODELAY, Nagle would hold its last segment until the client
+         * ACKs the one before, and clients delay ACKs by up to 40 ms */
+        zp_tcp_nodelay(c);
+    }
 
     while (ctx->out) {
         n = 0;
@@ -1277,6 +1297,12 @@ zp_http_v1_keepalive(zp_connection_t *c)
     }
 
     zp_http_v1_buf_release(c);
+
+    if (!c->tcp_nodelay) {
+        /* responses on a kept-alive connection must not wait for the
+         * client's ACK of the previous one (Nagle) */
+        zp_tcp_nodelay(c);
+    }
 
     zp_reusable_connection(c, 1);
     zp_event_add_timer(c->read, ctx->keepalive_timeout);
