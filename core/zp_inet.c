@@ -128,11 +128,32 @@ zp_sock_ntop(struct sockaddr *sa, socklen_t socklen, u_char *text, size_t len, z
         return p - text;
     }
     case AF_INET: {
+        /* by hand: this runs per request ($remote_addr, X-Forwarded-For),
+         * and inet_ntop() goes through sprintf() */
         struct sockaddr_in *sin = (struct sockaddr_in *) sa;
-        inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
-        p = port ? zp_slprintf(text, text + len, "%s:%d", addr, ntohs(sin->sin_port))
-                 : zp_slprintf(text, text + len, "%s", addr);
-        return p - text;
+        u_char              buf[sizeof("255.255.255.255:65535")];
+        u_char             *a   = (u_char *) &sin->sin_addr;
+        zp_uint_t           i, n;
+
+        p = buf;
+        for (i = 0; i < 4; i++) {
+            n = a[i];
+            if (n >= 100) {
+                *p++ = (u_char) ('0' + n / 100);
+            }
+            if (n >= 10) {
+                *p++ = (u_char) ('0' + n / 10 % 10);
+            }
+            *p++ = (u_char) ('0' + n % 10);
+            *p++ = '.';
+        }
+        p--;
+        if (port) {
+            p = zp_sprintf(p, ":%ui", (zp_uint_t) ntohs(sin->sin_port));
+        }
+        n = zp_min((size_t) (p - buf), len);
+        zp_memcpy(text, buf, n);
+        return n;
     }
     case AF_UNIX:
         p = zp_slprintf(text, text + len, "unix:");

@@ -668,16 +668,24 @@ zp_http_v1_send_header(zp_http_request_t *r)
 
     p = b->last;
 
+    /* copies rather than zp_sprintf(): this runs for every response */
+    p = zp_cpymem(p, "HTTP/1.1 ", 9);
     if (sline) {
-        p = zp_sprintf(p, "HTTP/1.1 %s\r\n", sline);
+        p = zp_cpymem(p, sline, slen);
     } else {
-        p = zp_sprintf(p, "HTTP/1.1 %ui \r\n", hout->status);
+        p = zp_sprintf(p, "%ui ", hout->status);
     }
 
-    p = zp_sprintf(p, "Server: zproxy\r\nDate: %V\r\n", &zp_cached_http_time);
+    p = zp_cpymem(p, "\r\nServer: zproxy\r\nDate: ", 24);
+    p = zp_cpymem(p, zp_cached_http_time.data, zp_cached_http_time.len);
+    *p++ = '\r';
+    *p++ = '\n';
 
     if (hout->content_type.len) {
-        p = zp_sprintf(p, "Content-Type: %V\r\n", &hout->content_type);
+        p = zp_cpymem(p, "Content-Type: ", 14);
+        p = zp_cpymem(p, hout->content_type.data, hout->content_type.len);
+        *p++ = '\r';
+        *p++ = '\n';
     }
 
     if (hout->content_length_n >= 0 && hout->status != 204 && hout->status != 304
@@ -690,7 +698,12 @@ zp_http_v1_send_header(zp_http_request_t *r)
     it.part = NULL;
     while ((h = zp_list_next(&hout->headers, &it))) {
         if (h->hash) {
-            p = zp_sprintf(p, "%V: %V\r\n", &h->key, &h->value);
+            p    = zp_cpymem(p, h->key.data, h->key.len);
+            *p++ = ':';
+            *p++ = ' ';
+            p    = zp_cpymem(p, h->value.data, h->value.len);
+            *p++ = '\r';
+            *p++ = '\n';
         }
     }
 
