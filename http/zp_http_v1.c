@@ -312,14 +312,24 @@ zp_http_v1_read_handler(zp_event_t *rev)
         return;
     }
 
-    if (c->reusable) {
-        /* the first bytes of a request: from now on its head must arrive
-         * within client_header_timeout, however slowly it trickles in */
-        zp_reusable_connection(c, 0);
-        zp_event_add_timer(rev, cscf->client_header_timeout);
+    if (!c->reusable) {
+        zp_http_v1_parse_head(c);
+        return;
     }
 
+    /*
+     * The first bytes of a request: from now on its head must arrive
+     * within client_header_timeout, however slowly it trickles in. Most
+     * heads come whole in this read, and then the timer would only be
+     * set to be deleted: it is set after parsing, if the head is still
+     * incomplete (the handler is still this one, on a live connection).
+     */
+    zp_reusable_connection(c, 0);
     zp_http_v1_parse_head(c);
+
+    if (c->fd != -1 && rev->handler == zp_http_v1_read_handler) {
+        zp_event_add_timer(rev, cscf->client_header_timeout);
+    }
 }
 
 
