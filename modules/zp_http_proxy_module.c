@@ -3301,34 +3301,38 @@ zp_http_proxy_ssl_new(zp_conf_t *cf, zp_http_proxy_ssl_conf_t *merged)
 
 
 /* The name for SNI and the certificate check: proxy_ssl_name, else the
- * host of proxy_pass (the upstream's name) without its port. */
+ * host of proxy_pass (the upstream's name), without a port either way, as
+ * nginx does. */
 static zp_int_t
 zp_http_proxy_ssl_host(zp_conf_t *cf, zp_http_proxy_rte_conf_t *conf)
 {
-    u_char        *p, *last;
-    zp_str_t       name;
-    zp_sockaddr_t  sa;
-    socklen_t      socklen;
-    const char    *err;
+    u_char          *p, *last;
+    zp_str_t         name;
+    struct in6_addr  a6;
+    struct in_addr   a4;
 
     name = conf->ssl->conf.name.data ? conf->ssl->conf.name : conf->host;
     last = name.data + name.len;
 
-    if (conf->ssl->conf.name.data == NULL) {
-        if (name.len && name.data[0] == '[') {
-            p = memchr(name.data, ']', name.len);
-            if (p) {
-                name.data++;
-                last = p;
-            }
-        } else {
-            p = memchr(name.data, ':', name.len);
-            if (p) {
-                last = p;
-            }
+    if (name.len && name.data[0] == '[') {
+        p = memchr(name.data, ']', name.len);
+        if (p) {
+            name.data++;
+            last = p;
+        }
+    } else {
+        p = memchr(name.data, ':', name.len);
+        if (p && memchr(p + 1, ':', last - p - 1) == NULL) {
+            last = p; /* host:port, not a bare IPv6 address */
         }
     }
     name.len = last - name.data;
+
+    if (name.len == 0) {
+        zp_conf_log_error(ZP_LOG_EMERG, cf, 0, "\"proxy_ssl_name\" is empty for upstream \"%V\"",
+                          &conf->host);
+        return ZP_ERROR;
+    }
 
     conf->ssl_host = zp_pnalloc(cf->pool, name.len + 1);
     if (conf->ssl_host == NULL) {
@@ -3338,9 +3342,8 @@ zp_http_proxy_ssl_host(zp_conf_t *cf, zp_http_proxy_rte_conf_t *conf)
     conf->ssl_host[name.len] = '\0';
 
     /* an address is checked as one, and never goes as SNI (RFC 6066) */
-    conf->ssl_host_is_ip = zp_parse_addr_port(&name, 443, &sa, &socklen, &err) == ZP_OK
-                           && (name.len == 0 || memchr(name.data, '.', name.len)
-                               || memchr(name.data, ':', name.len));
+    conf->ssl_host_is_ip = inet_pton(AF_INET, conf->ssl_host, &a4) == 1
+                           || inet_pton(AF_INET6, conf->ssl_host, &a6) == 1;
     return ZP_OK;
 }
 
