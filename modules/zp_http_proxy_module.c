@@ -2900,9 +2900,8 @@ zp_http_proxy_finalize(zp_http_proxy_ctx_t *u, zp_int_t rc)
 
 /*
  * The TCP connection to the peer is up. For https:// the TLS handshake
- * comes first (zp_http_proxy_ssl_handshake(), which calls back here
- * through zp_http_proxy_send()); a connection from the pool has done it
- * already and never comes here.
+ * comes first (zp_http_proxy_ssl_handshake(); its end sends the request);
+ * a connection from the pool has done it already and never comes here.
  */
 static void
 zp_http_proxy_connected(zp_http_proxy_ctx_t *u)
@@ -3562,9 +3561,9 @@ zp_http_proxy_ssl_recv(zp_http_proxy_ctx_t *u, zp_buf_t *b)
 }
 
 
-/* zp_http_proxy_write() over TLS: OpenSSL wants a write that must be
- * retried retried with the same leading bytes, which this gives, since
- * the head and the body buffer only move forward. */
+/* zp_http_proxy_write() over TLS. OpenSSL wants a write that must be
+ * retried to be retried with the same leading bytes: so it is, since the
+ * head and the body buffer only move forward until all of them is out. */
 static zp_int_t
 zp_http_proxy_ssl_write(zp_http_proxy_ctx_t *u)
 {
