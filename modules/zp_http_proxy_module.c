@@ -2229,9 +2229,6 @@ zp_http_proxy_write_handler(zp_event_t *wev)
             zp_http_proxy_next(u, ZP_HTTP_PROXY_FT_ERROR, 0);
             return;
         }
-        if (wev->timer_set) {
-            zp_event_del_timer(wev);
-        }
         zp_http_proxy_connected(u);
         return;
     }
@@ -2900,8 +2897,10 @@ zp_http_proxy_finalize(zp_http_proxy_ctx_t *u, zp_int_t rc)
 
 /*
  * The TCP connection to the peer is up. For https:// the TLS handshake
- * comes first (zp_http_proxy_ssl_handshake(); its end sends the request);
- * a connection from the pool has done it already and never comes here.
+ * comes first (zp_http_proxy_ssl_handshake(); its end sends the request),
+ * still under the connect's timer: proxy_connect_timeout bounds connect
+ * and handshake together, as in nginx. A connection from the pool has
+ * done both already and never comes here.
  */
 static void
 zp_http_proxy_connected(zp_http_proxy_ctx_t *u)
@@ -2912,6 +2911,10 @@ zp_http_proxy_connected(zp_http_proxy_ctx_t *u)
         return;
     }
 #endif
+
+    if (u->pc->write->timer_set) {
+        zp_event_del_timer(u->pc->write);
+    }
 
     u->connected = 1;
     zp_http_proxy_send(u);
@@ -3466,8 +3469,9 @@ zp_http_proxy_ssl_slot(zp_http_proxy_ssl_t *ssl, zp_http_upstream_peer_t *peer)
 static void zp_http_proxy_ssl_handshake_done(zp_connection_t *c);
 
 
-/* Starts the TLS handshake on a new connection, under
- * proxy_connect_timeout. */
+/* Starts the TLS handshake on a new connection, under what is left of
+ * proxy_connect_timeout (the connect's timer, or a new one when connect()
+ * succeeded at once). */
 static void
 zp_http_proxy_ssl_handshake(zp_http_proxy_ctx_t *u)
 {
