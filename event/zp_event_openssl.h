@@ -65,4 +65,36 @@ void zp_ssl_error(zp_uint_t level, zp_log_t *log, int err, const char *fmt, ...)
  * clears the queue. Returns buf. */
 char *zp_ssl_error_string(char *buf, size_t size);
 
+
+/* ---- the client side (event/zp_event_openssl_client.c) --------------------- */
+
+/* Prepares an SSL_CTX made with TLS_client_method() for upstream
+ * connections: the modes the I/O functions above need, and, with
+ * session_reuse, a client session cache kept by the caller (see the
+ * session slot of zp_ssl_client_create_connection). ZP_OK or ZP_ERROR. */
+zp_int_t zp_ssl_client_ctx_init(SSL_CTX *ctx, zp_uint_t session_reuse);
+
+/* Creates c->ssl for connecting on c's socket (c->pool must exist; the
+ * SSL object is freed with it, after a best-effort close_notify).
+ * server_name: sent as SNI (NULL: none). verify_host: the name (or IP
+ * address, when host_is_ip) the certificate must be valid for, when the
+ * SSL_CTX verifies the peer (NULL: no name check). session: where the
+ * session of this peer is kept (NULL: no reuse): it is offered when one
+ * is there, and replaced whenever the server hands out a new one. The
+ * slot must outlive the connection. ZP_OK or ZP_ERROR (logged). */
+zp_int_t zp_ssl_client_create_connection(SSL_CTX *ctx, zp_connection_t *c, const char *server_name,
+                                         const char *verify_host, zp_uint_t host_is_ip,
+                                         SSL_SESSION **session);
+
+/* Runs (or continues) SSL_connect. ZP_OK: done, c->recv/send/writev are
+ * the TLS ones. ZP_AGAIN: the connection's read and write handlers now
+ * drive it and sc->handler is called when it ends: sc->handshaked says
+ * how, c->timedout is set when the caller's timer fired (the caller logs
+ * that). ZP_ERROR: failed, the cause (a certificate verify error, the
+ * OpenSSL error, a closed connection) logged at error level on c->log. */
+zp_int_t zp_ssl_connect(zp_connection_t *c);
+
+/* 1 when the handshake resumed an earlier session. */
+zp_uint_t zp_ssl_session_reused(zp_connection_t *c);
+
 #endif /* ZP_EVENT_OPENSSL_H */
