@@ -187,6 +187,10 @@ zp_ssl_session_cache_init(zp_shm_zone_t *zone, void *data)
     sp->data   = cache;
     zone->data = cache;
 
+    /* a full cache is its normal state: the oldest sessions make room,
+     * so the slab's "no memory" would only be noise */
+    sp->log_nomem = 0;
+
     /* "in SSL session cache "name"", for the slab's "no memory" line */
     sp->log_ctx = zp_slab_alloc(sp, zone->shm.name.len + sizeof(" in SSL session cache \"\""));
     if (sp->log_ctx) {

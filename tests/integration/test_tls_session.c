@@ -272,6 +272,46 @@ START_TEST(test_tls_cache_not_across_certificates)
 END_TEST
 
 
+START_TEST(test_tls_cache_full_evicts_oldest)
+{
+    int         i, j;
+    char        sess[32], first[256];
+    zpt_srv_t   s;
+    pid_t       master, w[2], pid;
+    static char out[65536];
+
+    /* the smallest cache: a few dozen sessions. A reload first, so the
+     * zone in use is one inherited from the cycle before. */
+    master = ssl_start(&s, "        ssl_session_tickets off;\n",
+                       "    ssl_session_cache shared:SSL:32k;\n");
+    reload(&s, master, w);
+
+    for (i = 1; i <= 200; i += 20) {
+        ck_assert_msg(zpt_sh(out, sizeof(out),
+                             "cd %s/conf && for i in $(seq %d %d); do"
+                             " timeout 5 openssl s_client -connect 127.0.0.1:%d -servername a.test"
+                             " -tls1_2 -sess_out e$i.sess </dev/null >/dev/null 2>&1 || exit 1;"
+                             " done",
+                             s.prefix, i, i + 19, s.port)
+                          == 0,
+                      "sessions %d..%d: %s", i, i + 19, out);
+    }
+
+    /* the newest sessions are there, the oldest made room for them */
+    for (j = 200; j > 195; j--) {
+        snprintf(sess, sizeof(sess), "e%d.sess", j);
+        snprintf(first, sizeof(first), "/newest-%d", j);
+        ck_assert_msg(resume(&s, "-tls1_2", sess, first, &pid), "session %d is not cached", j);
+    }
+    ck_assert_msg(!resume(&s, "-tls1_2", "e1.sess", "/oldest", &pid), "session 1 survived");
+
+    first[0] = '\0';
+    ck_assert_msg(!zpt_log_severe(s.error_log, first, sizeof(first)), "%s", first);
+    ck_assert(zpt_alive(master));
+}
+END_TEST
+
+
 /* ---- tickets ------------------------------------------------------------------------ */
 
 START_TEST(test_tls_tickets_rotate_on_reload)
@@ -521,6 +561,7 @@ tls_session_suite(void)
     tcase_add_test(tc, test_tls_cache_tls13_stateful_both_workers);
     tcase_add_test(tc, test_tls_cache_off_no_resumption);
     tcase_add_test(tc, test_tls_cache_not_across_certificates);
+    tcase_add_test(tc, test_tls_cache_full_evicts_oldest);
     tcase_add_test(tc, test_tls_tickets_rotate_on_reload);
     tcase_add_test(tc, test_tls_ticket_key_files);
     tcase_add_test(tc, test_tls_stapling_file);

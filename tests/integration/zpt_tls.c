@@ -35,9 +35,9 @@ zpt_tls_pki(const char *prefix, char *err, size_t size)
 {
     return zpt_sh(err, size,
                   "set -e; cd %s/conf; exec 2>&1 </dev/null\n"
-                  "ca() { # name cn\n"
-                  "  openssl req -x509 -newkey rsa:2048 -nodes -keyout $1.key -out $1.crt -days 2"
-                  "    -subj \"/CN=$2\" >/dev/null\n"
+                  "ca() { # name cn (EC keys: RSA key generation can take seconds)\n"
+                  "  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+                  "    -keyout $1.key -out $1.crt -days 2 -subj \"/CN=$2\" >/dev/null\n"
                   "}\n"
                   "leaf() { # ca name subj serial [san]\n"
                   "  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
