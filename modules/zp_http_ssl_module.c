@@ -119,6 +119,7 @@ zp_module_t zp_http_ssl_module = {
 static zp_ssl_ticket_key_t zp_http_ssl_live_key;
 static zp_ssl_ticket_key_t zp_http_ssl_next_key;
 static zp_uint_t           zp_http_ssl_live_key_set;
+static zp_uint_t           zp_http_ssl_next_key_set;
 
 
 /*
@@ -483,8 +484,14 @@ zp_http_ssl_init_module(zp_cycle_t *cycle)
 
     /* the configuration is in place: its key is the one that encrypts,
      * and the next reload keeps it for decrypting */
-    zp_http_ssl_live_key     = zp_http_ssl_next_key;
-    zp_http_ssl_live_key_set = 1;
+    /* only a key this configuration made: a configuration without http{}
+     * must not turn the unset (all-zero, hence known) key into one that
+     * decrypts forged tickets */
+    if (zp_http_ssl_next_key_set) {
+        zp_http_ssl_live_key     = zp_http_ssl_next_key;
+        zp_http_ssl_live_key_set = 1;
+        zp_http_ssl_next_key_set = 0;
+    }
     return ZP_OK;
 }
 
@@ -517,7 +524,8 @@ zp_http_ssl_init_main_conf(zp_conf_t *cf, void *conf)
         zp_conf_log_error(ZP_LOG_EMERG, cf, 0, "RAND_bytes() failed for a session ticket key");
         return ZP_CONF_ERROR;
     }
-    zp_http_ssl_next_key = *k;
+    zp_http_ssl_next_key     = *k;
+    zp_http_ssl_next_key_set = 1;
 
     if (zp_http_ssl_live_key_set) {
         k = zp_array_push(smcf->auto_keys);
