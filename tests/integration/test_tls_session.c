@@ -272,6 +272,29 @@ START_TEST(test_tls_cache_not_across_certificates)
 END_TEST
 
 
+START_TEST(test_tls_cache_survives_reload)
+{
+    zpt_srv_t s;
+    pid_t     master, w[2], pid;
+
+    /* the zone keeps its name and size: the new workers find the
+     * sessions of the old ones */
+    master = ssl_start(&s, "        ssl_session_tickets off;\n",
+                       "    ssl_session_cache shared:S1:1m;\n");
+    new_session(&s, "-tls1_2", "s12", "/new");
+    reload(&s, master, w);
+    resume_on_both_workers(&s, master, "-tls1_2", "s12", "kept");
+
+    /* another size is another zone, empty */
+    ck_assert_int_eq(ssl_conf(&s, "        ssl_session_tickets off;\n",
+                              "    ssl_session_cache shared:S1:2m;\n"),
+                     0);
+    reload(&s, master, w);
+    ck_assert_msg(!resume(&s, "-tls1_2", "s12", "/resized", &pid), "resumed from a new zone");
+}
+END_TEST
+
+
 START_TEST(test_tls_cache_full_evicts_oldest)
 {
     int         i, j;
@@ -561,6 +584,7 @@ tls_session_suite(void)
     tcase_add_test(tc, test_tls_cache_tls13_stateful_both_workers);
     tcase_add_test(tc, test_tls_cache_off_no_resumption);
     tcase_add_test(tc, test_tls_cache_not_across_certificates);
+    tcase_add_test(tc, test_tls_cache_survives_reload);
     tcase_add_test(tc, test_tls_cache_full_evicts_oldest);
     tcase_add_test(tc, test_tls_tickets_rotate_on_reload);
     tcase_add_test(tc, test_tls_ticket_key_files);
