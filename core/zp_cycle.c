@@ -218,6 +218,11 @@ zp_init_cycle(zp_cycle_t *old_cycle)
         goto failed;
     }
 
+    /* slab messages ("no memory" in a full zone) go to this cycle's log:
+     * zp_slab_init_zone() set it only for new zones, and to the log of the
+     * cycle this one replaces, which is freed after the reload */
+    zp_slab_log = cycle->log;
+
     return cycle;
 
 conf_failed:

@@ -438,6 +438,26 @@ zp_signal_worker_processes(zp_cycle_t *cycle, int signo)
 }
 
 
+/* A process that died holding the lock of a shared zone (its slab mutex)
+ * would block every other one for good: the lock word holds its pid, so
+ * the master frees it. */
+static void
+zp_unlock_zones(zp_cycle_t *cycle, zp_pid_t pid)
+{
+    zp_list_iter_t  it = {NULL, 0};
+    zp_shm_zone_t  *zone;
+    zp_slab_pool_t *sp;
+
+    while ((zone = zp_list_next(&cycle->shared_memory, &it))) {
+        sp = (zp_slab_pool_t *) zone->shm.addr;
+        if (sp && sp->mutex.sh && zp_shmtx_force_unlock(&sp->mutex, pid)) {
+            zp_log_error(ZP_LOG_ALERT, cycle->log, 0,
+                         "shared memory zone \"%V\" was locked by %P", &zone->shm.name, pid);
+        }
+    }
+}
+
+
 static zp_uint_t
 zp_reap_children(zp_cycle_t *cycle)
 {
@@ -470,6 +490,8 @@ zp_reap_children(zp_cycle_t *cycle)
                 break;
             }
         }
+
+        zp_unlock_zones(cycle, pid);
 
         /* exit code 2 means the worker could not even start (bad user,
          * failed init): respawning would only loop */

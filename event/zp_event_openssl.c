@@ -109,6 +109,12 @@ zp_ssl_create_connection(SSL_CTX *ctx, zp_connection_t *c)
     SSL_set_accept_state(sc->ssl);
     SSL_set_app_data(sc->ssl, c);
 
+    /* OpenSSL keeps running this SSL_CTX's session and ticket callbacks
+     * after SNI switches to another one: they look it up here */
+    if (zp_ssl_session_ctx_index != -1) {
+        (void) SSL_set_ex_data(sc->ssl, zp_ssl_session_ctx_index, ctx);
+    }
+
     c->ssl = sc;
     return ZP_OK;
 }

@@ -32,8 +32,55 @@ typedef struct {
     unsigned                  shutdown_sent:1;
 } zp_ssl_connection_t;
 
-/* Sets up the OpenSSL connection index once per process; ZP_OK/ZP_ERROR. */
+/* A session ticket key: 48-byte keys (16 name, 16 HMAC, 16 AES-128) or
+ * 80-byte ones (16 name, 32 HMAC, 32 AES-256), the file formats of nginx. */
+typedef struct {
+    u_char name[16];
+    u_char hmac_key[32];
+    u_char aes_key[32];
+    size_t size;                  /* 48 or 80 */
+} zp_ssl_ticket_key_t;
+
+/* What zproxy hangs on an SSL_CTX (ex_data, process memory made before
+ * the workers fork, so the same in every worker). */
+typedef struct {
+    zp_shm_zone_t *cache;         /* the shared session cache, or NULL */
+    zp_array_t    *ticket_keys;   /* zp_ssl_ticket_key_t, [0] encrypts; NULL: no tickets */
+    void          *data;          /* the module's, e.g. its server conf */
+} zp_ssl_ctx_conf_t;
+
+extern int zp_ssl_ctx_conf_index;    /* SSL_CTX ex_data: zp_ssl_ctx_conf_t */
+extern int zp_ssl_session_ctx_index; /* SSL ex_data: the SSL_CTX it started with */
+
+/* Sets up the ex_data indexes, once per process and before any SSL_CTX
+ * (call it while reading the configuration, in the master); ZP_OK, or
+ * ZP_ERROR after logging. */
 zp_int_t zp_ssl_init(zp_log_t *log);
+
+/* The zp_ssl_ctx_conf_t of ctx; with a pool, created (from it) when
+ * missing. NULL: none, or no memory. */
+zp_ssl_ctx_conf_t *zp_ssl_ctx_conf(SSL_CTX *ctx, zp_pool_t *pool);
+
+/* Session cache: zone (a slab zone whose init is
+ * zp_ssl_session_cache_init) becomes ctx's external session cache, and
+ * sessions live timeout seconds. A NULL zone turns caching off (tickets
+ * may still resume). ZP_OK or ZP_ERROR (no memory). */
+zp_int_t zp_ssl_session_cache(SSL_CTX *ctx, zp_shm_zone_t *zone, time_t timeout, zp_pool_t *pool);
+
+/* The zone init callback for session cache zones (zp_shm_zone_init_pt). */
+zp_int_t zp_ssl_session_cache_init(zp_shm_zone_t *zone, void *data);
+
+/* Session tickets with keys (an array of zp_ssl_ticket_key_t that must
+ * live as long as ctx; the first encrypts, every one decrypts); NULL or
+ * empty keys turn tickets off. ZP_OK or ZP_ERROR. */
+zp_int_t zp_ssl_session_tickets(SSL_CTX *ctx, zp_array_t *keys, zp_pool_t *pool);
+
+/* A key from the bytes of a key file (48 or 80 bytes); ZP_ERROR for any
+ * other size. */
+zp_int_t zp_ssl_ticket_key_set(zp_ssl_ticket_key_t *key, const u_char *buf, size_t size);
+
+/* A fresh random 80-byte key; ZP_ERROR when the RNG fails. */
+zp_int_t zp_ssl_ticket_key_random(zp_ssl_ticket_key_t *key);
 
 /* The connection an SSL object belongs to (from the servername callback). */
 zp_connection_t *zp_ssl_get_connection(const SSL *ssl);

@@ -599,6 +599,7 @@ zp_http_status_line(zp_uint_t status, size_t *len)
     case 413: s = "413 Content Too Large"; break;
     case 414: s = "414 URI Too Long"; break;
     case 417: s = "417 Expectation Failed"; break;
+    case 421: s = "421 Misdirected Request"; break;
     case 429: s = "429 Too Many Requests"; break;
     case 431: s = "431 Request Header Fields Too Large"; break;
     case 500: s = "500 Internal Server Error"; break;

@@ -13,31 +13,22 @@
 #include <zp_core.h>
 #include <zp_http.h>
 #include <zp_event_openssl.h>
+#include <zp_http_ssl_module.h>
+
+#include <openssl/ocsp.h>
 
 #define ZP_SSL_TLSv1   0x0004
 #define ZP_SSL_TLSv1_1 0x0008
 #define ZP_SSL_TLSv1_2 0x0010
 #define ZP_SSL_TLSv1_3 0x0020
 
-typedef struct {
-    zp_str_t   name;            /* as written */
-    zp_str_t   file_name;       /* where the directive is, for errors */
-    zp_uint_t  line;
-} zp_http_ssl_file_t;
 
-typedef struct {
-    SSL_CTX     *ctx;
-
-    zp_array_t  *certificates;      /* zp_http_ssl_file_t */
-    zp_array_t  *certificate_keys;  /* zp_http_ssl_file_t */
-
-    zp_uint_t    protocols;
-    zp_str_t     ciphers;
-    zp_str_t     ecdh_curve;
-    zp_flag_t    prefer_server_ciphers;
-    zp_msec_t    handshake_timeout;
-} zp_http_ssl_srv_conf_t;
-
+static void    *zp_http_ssl_create_main_conf(zp_conf_t *cf);
+static char    *zp_http_ssl_init_main_conf(zp_conf_t *cf, void *conf);
+static zp_int_t zp_http_ssl_init_module(zp_cycle_t *cycle);
+static char    *zp_http_ssl_session_cache(zp_conf_t *cf, zp_command_t *cmd, void *conf);
+static char    *zp_http_ssl_verify_client(zp_conf_t *cf, zp_command_t *cmd, void *conf);
+static char    *zp_http_ssl_one_file(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 static void    *zp_http_ssl_create_srv_conf(zp_conf_t *cf);
 static char    *zp_http_ssl_merge_srv_conf(zp_conf_t *cf, void *parent, void *child);
 static char    *zp_http_ssl_file(zp_conf_t *cf, zp_command_t *cmd, void *conf);
@@ -75,13 +66,35 @@ static zp_command_t zp_http_ssl_commands[] = {
     {zp_string("ssl_handshake_timeout"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_TAKE1,
      zp_conf_set_msec_slot, ZP_HTTP_SRV_CONF_OFFSET,
      offsetof(zp_http_ssl_srv_conf_t, handshake_timeout), NULL},
+    {zp_string("ssl_session_cache"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_TAKE1,
+     zp_http_ssl_session_cache, ZP_HTTP_SRV_CONF_OFFSET, 0, NULL},
+    {zp_string("ssl_session_timeout"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_TAKE1,
+     zp_conf_set_sec_slot, ZP_HTTP_SRV_CONF_OFFSET,
+     offsetof(zp_http_ssl_srv_conf_t, session_timeout), NULL},
+    {zp_string("ssl_session_tickets"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_FLAG,
+     zp_conf_set_flag_slot, ZP_HTTP_SRV_CONF_OFFSET,
+     offsetof(zp_http_ssl_srv_conf_t, session_tickets), NULL},
+    {zp_string("ssl_session_ticket_key"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_TAKE1,
+     zp_http_ssl_file, ZP_HTTP_SRV_CONF_OFFSET,
+     offsetof(zp_http_ssl_srv_conf_t, ticket_key_files), NULL},
+    {zp_string("ssl_verify_client"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_TAKE1,
+     zp_http_ssl_verify_client, ZP_HTTP_SRV_CONF_OFFSET, 0, NULL},
+    {zp_string("ssl_client_certificate"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_TAKE1,
+     zp_http_ssl_one_file, ZP_HTTP_SRV_CONF_OFFSET,
+     offsetof(zp_http_ssl_srv_conf_t, client_certificate), NULL},
+    {zp_string("ssl_verify_depth"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_TAKE1,
+     zp_conf_set_num_slot, ZP_HTTP_SRV_CONF_OFFSET,
+     offsetof(zp_http_ssl_srv_conf_t, verify_depth), NULL},
+    {zp_string("ssl_stapling_file"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_TAKE1,
+     zp_http_ssl_one_file, ZP_HTTP_SRV_CONF_OFFSET,
+     offsetof(zp_http_ssl_srv_conf_t, stapling_file), NULL},
     ZP_COMMAND_END};
 
 static zp_http_module_t zp_http_ssl_module_ctx = {
-    NULL,
+    zp_http_ssl_preconfiguration,
     zp_http_ssl_postconfiguration,
-    NULL,
-    NULL,
+    zp_http_ssl_create_main_conf,
+    zp_http_ssl_init_main_conf,
     zp_http_ssl_create_srv_conf,
     zp_http_ssl_merge_srv_conf,
     NULL,
@@ -89,11 +102,24 @@ static zp_http_module_t zp_http_ssl_module_ctx = {
 };
 
 zp_module_t zp_http_ssl_module = {
-    .name     = "http_ssl",
-    .type     = ZP_HTTP_MODULE,
-    .ctx      = &zp_http_ssl_module_ctx,
-    .commands = zp_http_ssl_commands,
+    .name        = "http_ssl",
+    .type        = ZP_HTTP_MODULE,
+    .ctx         = &zp_http_ssl_module_ctx,
+    .commands    = zp_http_ssl_commands,
+    .init_module = zp_http_ssl_init_module,
 };
+
+/*
+ * The random ticket key that encrypts in the running configuration. It is
+ * master memory: a reload makes a new key and keeps this one to decrypt,
+ * so tickets issued before one reload still resume after it. It becomes
+ * the new configuration's key only once that configuration is in place
+ * (init_module), so a failed reload changes nothing.
+ */
+static zp_ssl_ticket_key_t zp_http_ssl_live_key;
+static zp_ssl_ticket_key_t zp_http_ssl_next_key;
+static zp_uint_t           zp_http_ssl_live_key_set;
+static zp_uint_t           zp_http_ssl_next_key_set;
 
 
 /*
@@ -148,26 +174,15 @@ zp_http_ssl_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outl
  * its certificate) replaces the default server's. An unknown name keeps
  * the default server's certificate. */
 static int
-zp_http_ssl_servername(SSL *ssl, int *ad, void *arg)
+zp_http_ssl_select_server(SSL *ssl, const u_char *name, size_t len)
 {
-    size_t                   len;
     u_char                   low[256];
     zp_str_t                 host;
-    const char              *name;
     zp_connection_t         *c;
     zp_http_addr_t          *addr;
     zp_http_ssl_srv_conf_t  *sscf;
     zp_http_core_srv_conf_t *cscf;
 
-    (void) ad;
-    (void) arg;
-
-    name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    if (name == NULL) {
-        return SSL_TLSEXT_ERR_NOACK;
-    }
-
-    len = strlen(name);
     if (len == 0 || len >= sizeof(low)) {
         return SSL_TLSEXT_ERR_NOACK;
     }
@@ -189,9 +204,85 @@ zp_http_ssl_servername(SSL *ssl, int *ad, void *arg)
             zp_ssl_error(ZP_LOG_ERR, c->log, 0, "SSL_set_SSL_CTX() failed");
             return SSL_TLSEXT_ERR_ALERT_FATAL;
         }
+
+        /* SSL_set_SSL_CTX() takes the certificates and the session id
+         * context but not the verify settings: the client certificate
+         * rules are the named server's */
+        SSL_set_verify(ssl, SSL_CTX_get_verify_mode(sscf->ctx),
+                       SSL_CTX_get_verify_callback(sscf->ctx));
+        SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(sscf->ctx));
     }
 
     return SSL_TLSEXT_ERR_OK;
+}
+
+
+/*
+ * The server is chosen from the ClientHello, before OpenSSL looks up the
+ * offered session: a TLS 1.2 session (or ticket) is then checked against
+ * the session id context of the named server, so a session made for one
+ * server never resumes on another one with other certificates or client
+ * certificate rules. (The servername callback alone runs after the
+ * lookup, against the default server's context.)
+ */
+static int
+zp_http_ssl_client_hello(SSL *ssl, int *al, void *arg)
+{
+    size_t         len, list, n;
+    const u_char  *p;
+
+    (void) al;
+    (void) arg;
+
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1 || len < 2) {
+        return SSL_CLIENT_HELLO_SUCCESS;
+    }
+
+    /* ServerNameList: a 2-byte length, then (1-byte type, 2-byte length,
+     * name) entries; a malformed one is OpenSSL's to refuse later */
+    list = (size_t) p[0] << 8 | p[1];
+    p += 2;
+    len -= 2;
+    if (list != len) {
+        return SSL_CLIENT_HELLO_SUCCESS;
+    }
+
+    while (len >= 3) {
+        n = (size_t) p[1] << 8 | p[2];
+        if (n > len - 3) {
+            break;
+        }
+        if (p[0] == TLSEXT_NAMETYPE_host_name) {
+            if (zp_http_ssl_select_server(ssl, p + 3, n) == SSL_TLSEXT_ERR_ALERT_FATAL) {
+                *al = SSL_AD_INTERNAL_ERROR;
+                return SSL_CLIENT_HELLO_ERROR;
+            }
+            break;
+        }
+        p += 3 + n;
+        len -= 3 + n;
+    }
+
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+
+/* The servername callback: nothing left to do when the ClientHello
+ * callback switched already, but it tells OpenSSL the name was taken. */
+static int
+zp_http_ssl_servername(SSL *ssl, int *ad, void *arg)
+{
+    const char *name;
+
+    (void) ad;
+    (void) arg;
+
+    name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (name == NULL) {
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+
+    return zp_http_ssl_select_server(ssl, (const u_char *) name, strlen(name));
 }
 
 
@@ -204,10 +295,16 @@ zp_http_ssl_create_srv_conf(zp_conf_t *cf)
         return NULL;
     }
 
-    /* zp_pcalloc: certificates, certificate_keys, protocols, ciphers and
-     * ecdh_curve unset */
+    /* zp_pcalloc: certificates, certificate_keys, protocols, ciphers,
+     * ecdh_curve, shm_zone, ticket_key_files, client_certificate and
+     * stapling_file unset */
     sscf->prefer_server_ciphers = ZP_CONF_UNSET;
     sscf->handshake_timeout     = ZP_CONF_UNSET_MSEC;
+    sscf->session_cache         = ZP_CONF_UNSET;
+    sscf->session_timeout       = ZP_CONF_UNSET;
+    sscf->session_tickets       = ZP_CONF_UNSET;
+    sscf->verify                = ZP_CONF_UNSET_UINT;
+    sscf->verify_depth          = ZP_CONF_UNSET;
     return sscf;
 }
 
@@ -269,6 +366,220 @@ zp_http_ssl_set_protocols(zp_conf_t *cf, zp_command_t *cmd, void *conf)
     }
 
     return ZP_CONF_OK;
+}
+
+
+/* ssl_session_cache off | shared:NAME:SIZE; */
+static char *
+zp_http_ssl_session_cache(zp_conf_t *cf, zp_command_t *cmd, void *conf)
+{
+    u_char                 *colon;
+    ssize_t                 size;
+    zp_str_t               *value = cf->args->elts, name, s;
+    zp_http_ssl_srv_conf_t *sscf  = conf;
+
+    (void) cmd;
+
+    if (sscf->session_cache != ZP_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    if (zp_strcmp(value[1].data, "off") == 0) {
+        sscf->session_cache = 0;
+        return ZP_CONF_OK;
+    }
+
+    if (value[1].len <= sizeof("shared:") - 1
+        || zp_strncmp(value[1].data, "shared:", sizeof("shared:") - 1) != 0) {
+        zp_conf_log_error(ZP_LOG_EMERG, cf, 0,
+                          "invalid session cache \"%V\": use \"off\" or \"shared:NAME:SIZE\"",
+                          &value[1]);
+        return ZP_CONF_ERROR;
+    }
+
+    name.data = value[1].data + sizeof("shared:") - 1;
+    colon     = (u_char *) strchr((char *) name.data, ':');
+    if (colon == NULL || colon == name.data || colon[1] == '\0') {
+        zp_conf_log_error(ZP_LOG_EMERG, cf, 0,
+                          "invalid session cache \"%V\": use \"shared:NAME:SIZE\"", &value[1]);
+        return ZP_CONF_ERROR;
+    }
+    name.len = (size_t) (colon - name.data);
+
+    s.data = colon + 1;
+    s.len  = value[1].len - (size_t) (s.data - value[1].data);
+    size   = zp_parse_size(&s);
+
+    if (size == ZP_ERROR || size < ZP_HTTP_SSL_CACHE_MIN) {
+        zp_conf_log_error(ZP_LOG_EMERG, cf, 0,
+                          "invalid session cache size \"%V\" in \"%V\": 32k at least", &s,
+                          &value[1]);
+        return ZP_CONF_ERROR;
+    }
+
+    sscf->shm_zone = zp_shared_memory_add(cf, &name, (size_t) size, &zp_http_ssl_module);
+    if (sscf->shm_zone == NULL) {
+        return ZP_CONF_ERROR;
+    }
+
+    sscf->shm_zone->init = zp_ssl_session_cache_init;
+    sscf->session_cache  = 1;
+    return ZP_CONF_OK;
+}
+
+
+/* ssl_verify_client on | optional | off; */
+static char *
+zp_http_ssl_verify_client(zp_conf_t *cf, zp_command_t *cmd, void *conf)
+{
+    zp_str_t               *value = cf->args->elts;
+    zp_http_ssl_srv_conf_t *sscf  = conf;
+
+    (void) cmd;
+
+    if (sscf->verify != ZP_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    if (zp_strcmp(value[1].data, "on") == 0) {
+        sscf->verify = ZP_HTTP_SSL_VERIFY_ON;
+    } else if (zp_strcmp(value[1].data, "optional") == 0) {
+        sscf->verify = ZP_HTTP_SSL_VERIFY_OPTIONAL;
+    } else if (zp_strcmp(value[1].data, "off") == 0) {
+        sscf->verify = ZP_HTTP_SSL_VERIFY_OFF;
+    } else {
+        return zp_conf_invalid_value(cf, 1);
+    }
+
+    sscf->verify_where.name      = value[1];
+    sscf->verify_where.file_name = cf->conf_file->file.name;
+    sscf->verify_where.line      = cf->conf_file->line;
+    return ZP_CONF_OK;
+}
+
+
+/* A directive naming one file (ssl_client_certificate, ssl_stapling_file):
+ * the name and where it was written, read at merge time. */
+static char *
+zp_http_ssl_one_file(zp_conf_t *cf, zp_command_t *cmd, void *conf)
+{
+    zp_str_t           *value = cf->args->elts;
+    zp_http_ssl_file_t *f     = (zp_http_ssl_file_t *) ((char *) conf + cmd->offset);
+
+    if (f->name.data) {
+        return "is duplicate";
+    }
+
+    f->name      = value[1];
+    f->file_name = cf->conf_file->file.name;
+    f->line      = cf->conf_file->line;
+    return ZP_CONF_OK;
+}
+
+
+static zp_int_t
+zp_http_ssl_init_module(zp_cycle_t *cycle)
+{
+    (void) cycle;
+
+    /* the configuration is in place: its key is the one that encrypts,
+     * and the next reload keeps it for decrypting */
+    /* only a key this configuration made: a configuration without http{}
+     * must not turn the unset (all-zero, hence known) key into one that
+     * decrypts forged tickets */
+    if (zp_http_ssl_next_key_set) {
+        zp_http_ssl_live_key     = zp_http_ssl_next_key;
+        zp_http_ssl_live_key_set = 1;
+        zp_http_ssl_next_key_set = 0;
+    }
+    return ZP_OK;
+}
+
+
+static void *
+zp_http_ssl_create_main_conf(zp_conf_t *cf)
+{
+    return zp_pcalloc(cf->pool, sizeof(zp_http_ssl_main_conf_t));
+}
+
+
+/* The random ticket keys, made here in the master before any worker
+ * forks, so that every worker has them. */
+static char *
+zp_http_ssl_init_main_conf(zp_conf_t *cf, void *conf)
+{
+    zp_http_ssl_main_conf_t *smcf = conf;
+    zp_ssl_ticket_key_t     *k;
+
+    smcf->auto_keys = zp_array_create(cf->pool, 2, sizeof(zp_ssl_ticket_key_t));
+    if (smcf->auto_keys == NULL) {
+        return ZP_CONF_ERROR;
+    }
+
+    k = zp_array_push(smcf->auto_keys);
+    if (k == NULL) {
+        return ZP_CONF_ERROR;
+    }
+    if (zp_ssl_ticket_key_random(k) != ZP_OK) {
+        zp_conf_log_error(ZP_LOG_EMERG, cf, 0, "RAND_bytes() failed for a session ticket key");
+        return ZP_CONF_ERROR;
+    }
+    zp_http_ssl_next_key     = *k;
+    zp_http_ssl_next_key_set = 1;
+
+    if (zp_http_ssl_live_key_set) {
+        k = zp_array_push(smcf->auto_keys);
+        if (k == NULL) {
+            return ZP_CONF_ERROR;
+        }
+        *k = zp_http_ssl_live_key;
+    }
+
+    return ZP_CONF_OK;
+}
+
+
+/* Reads a whole small file into the cycle pool; a message for the caller
+ * in err on failure. */
+static u_char *
+zp_http_ssl_read_file(zp_conf_t *cf, zp_str_t *path, size_t max, size_t *len, char *err,
+                      size_t errsize)
+{
+    int         fd;
+    u_char     *buf;
+    ssize_t     n;
+    struct stat st;
+
+    fd = open((char *) path->data, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        snprintf(err, errsize, "%s", strerror(errno));
+        return NULL;
+    }
+
+    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || (size_t) st.st_size > max) {
+        snprintf(err, errsize, "%s",
+                 S_ISREG(st.st_mode) ? "the file is too large" : "not a regular file");
+        close(fd);
+        return NULL;
+    }
+
+    buf = zp_pnalloc(cf->pool, (size_t) st.st_size + 1);
+    if (buf == NULL) {
+        snprintf(err, errsize, "no memory");
+        close(fd);
+        return NULL;
+    }
+
+    n = read(fd, buf, (size_t) st.st_size + 1);
+    close(fd);
+
+    if (n < 0 || n != st.st_size) {
+        snprintf(err, errsize, "%s", n < 0 ? strerror(errno) : "the file changed while read");
+        return NULL;
+    }
+
+    *len = (size_t) n;
+    return buf;
 }
 
 
@@ -416,10 +727,6 @@ zp_http_ssl_create_ctx(zp_conf_t *cf, zp_http_ssl_srv_conf_t *sscf, zp_http_ssl_
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                               | SSL_MODE_RELEASE_BUFFERS);
 
-    /* no per-worker session cache (a shared one is still to do); TLS 1.3
-     * tickets work, their key being made before the workers fork */
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-
     if (SSL_CTX_set_cipher_list(ctx, (char *) sscf->ciphers.data) != 1) {
         zp_http_ssl_conf_error(cf, where, "ssl_ciphers \"%s\" is invalid: %s",
                                (char *) sscf->ciphers.data, zp_ssl_error_string(err, sizeof(err)));
@@ -442,10 +749,350 @@ zp_http_ssl_create_ctx(zp_conf_t *cf, zp_http_ssl_srv_conf_t *sscf, zp_http_ssl_
         }
     }
 
+    SSL_CTX_set_client_hello_cb(ctx, zp_http_ssl_client_hello, NULL);
     SSL_CTX_set_tlsext_servername_callback(ctx, zp_http_ssl_servername);
     SSL_CTX_set_alpn_select_cb(ctx, zp_http_ssl_alpn_select, NULL);
 
     return ctx;
+}
+
+
+/* Always accepts: the handshake completes whatever the client sent, and
+ * the request is then answered 400 (zp_http_ssl_check_client), as nginx
+ * does, so the client learns why instead of seeing an alert. */
+static int
+zp_http_ssl_verify_cb(int ok, X509_STORE_CTX *x509)
+{
+    (void) ok;
+    (void) x509;
+    return 1;
+}
+
+
+static zp_int_t
+zp_http_ssl_client_certs(zp_conf_t *cf, zp_http_ssl_srv_conf_t *sscf)
+{
+    char                    err[1024];
+    zp_str_t                path;
+    STACK_OF(X509_NAME)    *names;
+
+    if (sscf->verify == ZP_HTTP_SSL_VERIFY_OFF) {
+        return ZP_OK;
+    }
+
+    if (sscf->client_certificate.name.data == NULL) {
+        zp_http_ssl_conf_error(cf, &sscf->verify_where,
+                               "\"ssl_verify_client %s\" needs \"ssl_client_certificate\"%s",
+                               (char *) sscf->verify_where.name.data, "");
+        return ZP_ERROR;
+    }
+
+    path = sscf->client_certificate.name;
+    if (zp_conf_full_name(cf->cycle, &path, 1) != ZP_OK) {
+        return ZP_ERROR;
+    }
+
+    if (access((char *) path.data, R_OK) == -1) {
+        zp_http_ssl_conf_error(cf, &sscf->client_certificate,
+                               "cannot read client certificate CA \"%s\": %s", (char *) path.data,
+                               strerror(errno));
+        return ZP_ERROR;
+    }
+
+    ERR_clear_error();
+
+    if (SSL_CTX_load_verify_locations(sscf->ctx, (char *) path.data, NULL) != 1) {
+        zp_http_ssl_conf_error(cf, &sscf->client_certificate,
+                               "cannot load client certificate CA \"%s\": %s", (char *) path.data,
+                               zp_ssl_error_string(err, sizeof(err)));
+        return ZP_ERROR;
+    }
+
+    /* the CA names go in the CertificateRequest: clients with several
+     * certificates pick the right one */
+    names = SSL_load_client_CA_file((char *) path.data);
+    if (names == NULL) {
+        zp_http_ssl_conf_error(cf, &sscf->client_certificate,
+                               "no certificate in client certificate CA \"%s\": %s",
+                               (char *) path.data, zp_ssl_error_string(err, sizeof(err)));
+        return ZP_ERROR;
+    }
+    SSL_CTX_set_client_CA_list(sscf->ctx, names);
+
+    SSL_CTX_set_verify(sscf->ctx, SSL_VERIFY_PEER, zp_http_ssl_verify_cb);
+    SSL_CTX_set_verify_depth(sscf->ctx, (int) sscf->verify_depth);
+    return ZP_OK;
+}
+
+
+/* OCSP stapling: the response of ssl_stapling_file goes to any client
+ * that asks (status_request); the file is read with the configuration. */
+static int
+zp_http_ssl_status_cb(SSL *ssl, void *arg)
+{
+    u_char                 *p;
+    zp_http_ssl_srv_conf_t *sscf = arg;
+
+    if (sscf->ocsp == NULL) {
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+
+    /* OpenSSL frees the copy with the connection */
+    p = OPENSSL_malloc(sscf->ocsp_len);
+    if (p == NULL) {
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    zp_memcpy(p, sscf->ocsp, sscf->ocsp_len);
+
+    if (SSL_set_tlsext_status_ocsp_resp(ssl, p, (long) sscf->ocsp_len) != 1) {
+        OPENSSL_free(p);
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+
+    return SSL_TLSEXT_ERR_OK;
+}
+
+
+static zp_int_t
+zp_http_ssl_stapling(zp_conf_t *cf, zp_http_ssl_srv_conf_t *sscf)
+{
+    int            status;
+    char           err[1024];
+    size_t         len;
+    u_char        *buf;
+    zp_str_t       path;
+    OCSP_RESPONSE *resp;
+    const u_char  *p;
+
+    if (sscf->stapling_file.name.data == NULL) {
+        return ZP_OK;
+    }
+
+    path = sscf->stapling_file.name;
+    if (zp_conf_full_name(cf->cycle, &path, 1) != ZP_OK) {
+        return ZP_ERROR;
+    }
+
+    /* a stapled response must fit in one handshake message with room to
+     * spare; real ones are a few KiB */
+    buf = zp_http_ssl_read_file(cf, &path, 64 * 1024, &len, err, sizeof(err));
+    if (buf == NULL) {
+        zp_http_ssl_conf_error(cf, &sscf->stapling_file, "cannot read stapling file \"%s\": %s",
+                               (char *) path.data, err);
+        return ZP_ERROR;
+    }
+
+    ERR_clear_error();
+    p    = buf;
+    resp = d2i_OCSP_RESPONSE(NULL, &p, (long) len);
+    if (resp == NULL || p != buf + len) {
+        OCSP_RESPONSE_free(resp);
+        ERR_clear_error();
+        zp_http_ssl_conf_error(cf, &sscf->stapling_file,
+                               "stapling file \"%s\" is not a DER OCSP response%s",
+                               (char *) path.data, "");
+        return ZP_ERROR;
+    }
+
+    status = OCSP_response_status(resp);
+    OCSP_RESPONSE_free(resp);
+
+    if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+        zp_http_ssl_conf_error(cf, &sscf->stapling_file,
+                               "stapling file \"%s\" holds an unsuccessful OCSP response (%s)",
+                               (char *) path.data, OCSP_response_status_str(status));
+        return ZP_ERROR;
+    }
+
+    sscf->ocsp     = buf;
+    sscf->ocsp_len = len;
+
+    SSL_CTX_set_tlsext_status_cb(sscf->ctx, zp_http_ssl_status_cb);
+    SSL_CTX_set_tlsext_status_arg(sscf->ctx, sscf);
+    return ZP_OK;
+}
+
+
+/* ssl_session_ticket_key files, or the configuration's random keys. */
+static zp_int_t
+zp_http_ssl_tickets(zp_conf_t *cf, zp_http_ssl_srv_conf_t *sscf)
+{
+    char                     err[1024];
+    size_t                   len;
+    u_char                  *buf;
+    zp_str_t                 path;
+    zp_uint_t                i;
+    zp_http_ssl_file_t      *f;
+    zp_ssl_ticket_key_t     *k;
+    zp_http_ssl_main_conf_t *smcf;
+
+    if (!sscf->session_tickets) {
+        return zp_ssl_session_tickets(sscf->ctx, NULL, cf->pool);
+    }
+
+    if (sscf->ticket_key_files == NULL) {
+        smcf              = zp_http_conf_get_module_main_conf(cf, zp_http_ssl_module);
+        sscf->ticket_keys = smcf->auto_keys;
+        return zp_ssl_session_tickets(sscf->ctx, sscf->ticket_keys, cf->pool);
+    }
+
+    sscf->ticket_keys =
+        zp_array_create(cf->pool, sscf->ticket_key_files->nelts, sizeof(zp_ssl_ticket_key_t));
+    if (sscf->ticket_keys == NULL) {
+        return ZP_ERROR;
+    }
+
+    f = sscf->ticket_key_files->elts;
+    for (i = 0; i < sscf->ticket_key_files->nelts; i++) {
+        path = f[i].name;
+        if (zp_conf_full_name(cf->cycle, &path, 1) != ZP_OK) {
+            return ZP_ERROR;
+        }
+
+        buf = zp_http_ssl_read_file(cf, &path, 4096, &len, err, sizeof(err));
+        if (buf == NULL) {
+            zp_http_ssl_conf_error(cf, &f[i], "cannot read session ticket key \"%s\": %s",
+                                   (char *) path.data, err);
+            return ZP_ERROR;
+        }
+
+        k = zp_array_push(sscf->ticket_keys);
+        if (k == NULL) {
+            return ZP_ERROR;
+        }
+
+        if (zp_ssl_ticket_key_set(k, buf, len) != ZP_OK) {
+            snprintf(err, sizeof(err), "%zu", len);
+            zp_http_ssl_conf_error(cf, &f[i],
+                                   "session ticket key \"%s\" must be 48 or 80 bytes, not %s",
+                                   (char *) path.data, err);
+            return ZP_ERROR;
+        }
+
+        /* the key bytes are secret: do not leave a copy in the pool */
+        OPENSSL_cleanse(buf, len);
+    }
+
+    return zp_ssl_session_tickets(sscf->ctx, sscf->ticket_keys, cf->pool);
+}
+
+
+/*
+ * The session id context: a session resumes only on a server with the
+ * same certificates and the same client certificate rules, whichever
+ * server block it is (two blocks with the same certificates share
+ * sessions; a session made for a.test never resumes as b.test, and one
+ * made without client verification never skips it).
+ */
+static zp_int_t
+zp_http_ssl_session_id_context(zp_http_ssl_srv_conf_t *sscf)
+{
+    int                  n, ok, len;
+    u_char              *der, *p;
+    u_char               md[EVP_MAX_MD_SIZE];
+    unsigned int         mdlen;
+    X509                *x;
+    X509_NAME           *name;
+    EVP_MD_CTX          *md_ctx;
+    STACK_OF(X509_NAME) *names;
+    zp_int_t             rc = ZP_ERROR;
+
+    md_ctx = EVP_MD_CTX_new();
+    if (md_ctx == NULL || EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL) != 1) {
+        goto done;
+    }
+
+    for (n = SSL_CTX_set_current_cert(sscf->ctx, SSL_CERT_SET_FIRST); n == 1;
+         n = SSL_CTX_set_current_cert(sscf->ctx, SSL_CERT_SET_NEXT)) {
+        x = SSL_CTX_get0_certificate(sscf->ctx);
+        if (x == NULL) {
+            continue;
+        }
+        len = i2d_X509(x, NULL);
+        if (len <= 0 || (der = OPENSSL_malloc((size_t) len)) == NULL) {
+            goto done;
+        }
+        p = der;
+        (void) i2d_X509(x, &p);
+        ok = EVP_DigestUpdate(md_ctx, der, (size_t) len);
+        OPENSSL_free(der);
+        if (ok != 1) {
+            goto done;
+        }
+    }
+
+    if (EVP_DigestUpdate(md_ctx, &sscf->verify, sizeof(sscf->verify)) != 1) {
+        goto done;
+    }
+
+    names = SSL_CTX_get_client_CA_list(sscf->ctx);
+    for (n = 0; names && n < sk_X509_NAME_num(names); n++) {
+        name = sk_X509_NAME_value(names, n);
+        der  = NULL;
+        len  = i2d_X509_NAME(name, &der);
+        if (len <= 0) {
+            goto done;
+        }
+        if (EVP_DigestUpdate(md_ctx, der, (size_t) len) != 1) {
+            OPENSSL_free(der);
+            goto done;
+        }
+        OPENSSL_free(der);
+    }
+
+    if (EVP_DigestFinal_ex(md_ctx, md, &mdlen) != 1
+        || SSL_CTX_set_session_id_context(sscf->ctx, md,
+                                          zp_min(mdlen, (unsigned) SSL_MAX_SID_CTX_LENGTH))
+               != 1) {
+        goto done;
+    }
+
+    rc = ZP_OK;
+
+done:
+    EVP_MD_CTX_free(md_ctx);
+    (void) SSL_CTX_set_current_cert(sscf->ctx, SSL_CERT_SET_FIRST);
+    return rc;
+}
+
+
+/* Sessions, tickets, client certificates and stapling for a new ctx. */
+static zp_int_t
+zp_http_ssl_configure(zp_conf_t *cf, zp_http_ssl_srv_conf_t *sscf)
+{
+    char                     err[1024];
+    zp_str_t                 name = zp_string(ZP_HTTP_SSL_CACHE_NAME);
+    zp_http_ssl_main_conf_t *smcf = zp_http_conf_get_module_main_conf(cf, zp_http_ssl_module);
+
+    if (sscf->session_cache == ZP_CONF_UNSET) {
+        /* the default, shared:SSL:1m unless a server names SSL with
+         * another size: the size is settled in postconfiguration */
+        sscf->session_cache = 1;
+        sscf->shm_zone      = zp_shared_memory_add(cf, &name, 0, &zp_http_ssl_module);
+        if (sscf->shm_zone == NULL) {
+            return ZP_ERROR;
+        }
+        sscf->shm_zone->init = zp_ssl_session_cache_init;
+        smcf->default_zone   = sscf->shm_zone;
+    }
+
+    if (zp_ssl_session_cache(sscf->ctx, sscf->session_cache ? sscf->shm_zone : NULL,
+                             sscf->session_timeout, cf->pool)
+            != ZP_OK
+        || zp_http_ssl_tickets(cf, sscf) != ZP_OK || zp_http_ssl_client_certs(cf, sscf) != ZP_OK
+        || zp_http_ssl_stapling(cf, sscf) != ZP_OK) {
+        return ZP_ERROR;
+    }
+
+    if (zp_http_ssl_session_id_context(sscf) != ZP_OK) {
+        zp_http_ssl_conf_error(cf, sscf->certificates->elts,
+                               "cannot set the session id context: %s%s",
+                               zp_ssl_error_string(err, sizeof(err)), "");
+        return ZP_ERROR;
+    }
+
+    zp_ssl_ctx_conf(sscf->ctx, cf->pool)->data = sscf;
+    return ZP_OK;
 }
 
 
@@ -481,6 +1128,28 @@ zp_http_ssl_merge_srv_conf(zp_conf_t *cf, void *parent, void *child)
     zp_conf_merge_value(conf->prefer_server_ciphers, prev->prefer_server_ciphers, 0);
     zp_conf_merge_msec_value(conf->handshake_timeout, prev->handshake_timeout, 60000);
 
+    if (conf->session_cache == ZP_CONF_UNSET) {
+        conf->session_cache = prev->session_cache;
+        conf->shm_zone      = prev->shm_zone;
+    }
+    zp_conf_merge_value(conf->session_timeout, prev->session_timeout, 300);
+    zp_conf_merge_value(conf->session_tickets, prev->session_tickets, 1);
+    if (conf->ticket_key_files == NULL) {
+        conf->ticket_key_files = prev->ticket_key_files;
+    }
+    if (conf->verify == ZP_CONF_UNSET_UINT) {
+        conf->verify       = prev->verify;
+        conf->verify_where = prev->verify_where;
+    }
+    zp_conf_merge_uint_value(conf->verify, prev->verify, ZP_HTTP_SSL_VERIFY_OFF);
+    if (conf->client_certificate.name.data == NULL) {
+        conf->client_certificate = prev->client_certificate;
+    }
+    zp_conf_merge_value(conf->verify_depth, prev->verify_depth, 1);
+    if (conf->stapling_file.name.data == NULL) {
+        conf->stapling_file = prev->stapling_file;
+    }
+
     cscf = zp_http_conf_get_module_srv_conf(cf, zp_http_core_module);
     lo   = cscf->listen.elts;
 
@@ -513,7 +1182,7 @@ zp_http_ssl_merge_srv_conf(zp_conf_t *cf, void *parent, void *child)
     }
 
     conf->ctx = zp_http_ssl_create_ctx(cf, conf, conf->certificates->elts);
-    if (conf->ctx == NULL) {
+    if (conf->ctx == NULL || zp_http_ssl_configure(cf, conf) != ZP_OK) {
         return ZP_CONF_ERROR;
     }
 
@@ -525,9 +1194,16 @@ static zp_int_t
 zp_http_ssl_postconfiguration(zp_conf_t *cf)
 {
     zp_http_core_main_conf_t *cmcf = zp_http_conf_get_module_main_conf(cf, zp_http_core_module);
+    zp_http_ssl_main_conf_t  *smcf = zp_http_conf_get_module_main_conf(cf, zp_http_ssl_module);
 
     cmcf->ssl_init_connection = zp_http_ssl_init_connection;
-    return ZP_OK;
+
+    /* the implicit cache: 1m unless a server gave SSL a size */
+    if (smcf->default_zone && smcf->default_zone->shm.size == 0) {
+        smcf->default_zone->shm.size = ZP_HTTP_SSL_CACHE_SIZE;
+    }
+
+    return zp_http_add_handler(cf, ZP_HTTP_POST_READ_PHASE, zp_http_ssl_check_client);
 }
 
 
