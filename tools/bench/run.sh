@@ -11,6 +11,8 @@
 #   idle36k   zproxy and nginx with 2 workers (reuseport): 36,000 idle connections
 #             held at once, RSS growth per connection and the split per worker
 #   routes    zproxy only: 10 vs 10,000 routes, 13-byte keep-alive
+#   tls       tools/bench/tls.sh: TLS handshakes/s (full, resumed) and TLS
+#             keep-alive req/s, zproxy vs nginx (HAProxy is not in it)
 #   syscalls  strace -c and perf stat on the worker during a fixed number of requests
 #
 # Each proxy runs one worker (HAProxy: nbthread 1) with logs off and upstream
@@ -35,7 +37,7 @@ SC_REQ_BIG=3000
 SC_REQ_CLOSE=5000
 QUICK=0
 KEEP=0
-SCENARIOS="ka13,ka100k,close,idle,idle36k,routes,syscalls"
+SCENARIOS="ka13,ka100k,close,idle,idle36k,routes,syscalls,tls"
 IDLE36K_CONNS=36000
 ROUTES_SMALL=10
 ROUTES_LARGE=10000
@@ -70,8 +72,8 @@ if [ "$QUICK" = 1 ]; then
 fi
 case "$REPS" in '' | *[!0-9]* | 0) echo "run.sh: --reps must be a positive number" >&2; exit 2 ;; esac
 for s in ${SCENARIOS//,/ }; do
-    case "$s" in ka13 | ka100k | close | idle | idle36k | routes | syscalls) ;;
-    *) echo "run.sh: unknown scenario \"$s\" (ka13 ka100k close idle idle36k routes syscalls)" >&2; exit 2 ;;
+    case "$s" in ka13 | ka100k | close | idle | idle36k | routes | syscalls | tls) ;;
+    *) echo "run.sh: unknown scenario \"$s\" (ka13 ka100k close idle idle36k routes syscalls tls)" >&2; exit 2 ;;
     esac
 done
 want() { [[ ",$SCENARIOS," == *",$1,"* ]]; }
@@ -106,7 +108,9 @@ if command -v perf >/dev/null 2>&1 && perf stat -e raw_syscalls:sys_enter -x, -o
 fi
 
 # ---------------------------------------------------------------- build
-if [ ! -f "$ROOT/objs/Makefile" ]; then
+if [ ! -f "$ROOT/objs/Makefile" ] || [ "$ROOT/auto/modules" -nt "$ROOT/objs/Makefile" ] ||
+    [ "$ROOT/Makefile.in" -nt "$ROOT/objs/Makefile" ]; then
+    log "./configure (none yet, or older than auto/modules or Makefile.in)"
     (cd "$ROOT" && ./configure >/dev/null) || die "./configure failed"
 fi
 log "make (zproxy, zproxy-bench)"
@@ -257,6 +261,17 @@ cpu_ticks() { # master pid: utime+stime of the master and its children, in ticks
     echo "$t"
 }
 
+user_ticks() { # master pid: utime only (the route table is user-space work)
+    local t=0 p s f
+    for p in "$1" $(pgrep -P "$1"); do
+        s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        s=${s##*) }
+        read -r -a f <<<"$s"
+        t=$((t + f[11]))
+    done
+    echo "$t"
+}
+
 rss_kb() { # master pid: VmRSS of the master and its children, kB
     local t=0 p v
     for p in "$1" $(pgrep -P "$1"); do
@@ -285,11 +300,13 @@ cpu_us_per() { # ticks0 ticks1 requests
 }
 
 run_wrk() { # rep name scenario path
-    local rep=$1 name=$2 sc=$3 path=$4 m=${MASTER[$2]} out c0 c1 reqs rps p50 p99 errs
+    local rep=$1 name=$2 sc=$3 path=$4 m=${MASTER[$2]} out c0 c1 u0 u1 reqs rps p50 p99 errs
     out="$T/out/$sc-$name-$rep.txt"
     c0=$(cpu_ticks "$m")
+    u0=$(user_ticks "$m")
     wrk -t1 -c64 -d"${DUR}s" --latency "http://127.0.0.1:${PORT[$name]}$path" >"$out" 2>&1
     c1=$(cpu_ticks "$m")
+    u1=$(user_ticks "$m")
     reqs=$(awk '/requests in/{print $1; exit}' "$out")
     rps=$(awk '/^Requests\/sec/{print $2}' "$out")
     p50=$(to_ms "$(awk '$1=="50%"{print $2}' "$out")")
@@ -300,6 +317,7 @@ run_wrk() { # rep name scenario path
     rec "$rep" "$name" "$sc" p50_ms "$p50"
     rec "$rep" "$name" "$sc" p99_ms "$p99"
     rec "$rep" "$name" "$sc" cpu_us_req "$(cpu_us_per "$c0" "$c1" "$reqs")"
+    rec "$rep" "$name" "$sc" user_us_req "$(cpu_us_per "$u0" "$u1" "$reqs")"
     rec "$rep" "$name" "$sc" errors "$errs"
     [ "$errs" = 0 ] || log "warning: $name $sc: $errs errors"
     log "rep $rep $sc $name: $rps req/s, p50 ${p50} ms, p99 ${p99} ms, $(cpu_us_per "$c0" "$c1" "$reqs") us CPU/req"
@@ -503,6 +521,17 @@ for ((rep = 1; rep <= REPS; rep++)); do
         done
     fi
 done
+
+if want tls; then
+    # its own proxies (a 13-byte answer from the proxy itself, TLS only);
+    # its rows go into the same raw table
+    log "tls: tools/bench/tls.sh --reps $REPS --duration $DUR"
+    if "$BENCH_DIR/tls.sh" --reps "$REPS" --duration "$DUR" --csv "$T/tls.csv" >"$T/out/tls.txt" 2>&1; then
+        cat "$T/tls.csv" >>"$RAW"
+    else
+        log "warning: tls.sh failed:"; tail -20 "$T/out/tls.txt" >&2
+    fi
+fi
 
 if want syscalls; then
     for p in "${PROXIES[@]}"; do
