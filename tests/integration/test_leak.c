@@ -36,9 +36,28 @@
 #include "zpt_harness.h"
 #include "zpt_client.h"
 
+/*
+ * Under AddressSanitizer (--with-sanitizers: zproxy and this test are
+ * built alike) freed memory sits in ASan's quarantine, so RSS says
+ * nothing: the load still runs (ASan and LeakSanitizer watch the worker)
+ * with fewer requests, and the growth is printed but not bounded.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define ZPT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ZPT_ASAN 1
+#endif
+#endif
+
+#ifdef ZPT_ASAN
+#define ZPT_REQUESTS 20000
+#else
+#define ZPT_REQUESTS 100000
+#endif
+
 #define ZPT_THREADS   4
 #define ZPT_WARMUP    1000
-#define ZPT_REQUESTS  100000
 #define ZPT_GROWTH_KB 512
 #define ZPT_KINDS     10
 
@@ -320,8 +339,12 @@ START_TEST(test_leak_mixed_load)
     ck_assert_int_eq(w2[0], w[0]);
     ck_assert_int_eq(zpt_log_severe(srv.error_log, NULL, 0), 0);
 
+#ifdef ZPT_ASAN
+    printf("leak: an AddressSanitizer build: the growth is not bounded\n");
+#else
     ck_assert_msg(dirty1 - dirty0 < ZPT_GROWTH_KB, "Private_Dirty grew by %ld kB", dirty1 - dirty0);
     ck_assert_msg(rss1 - rss0 < ZPT_GROWTH_KB, "VmRSS grew by %ld kB", rss1 - rss0);
+#endif
 
     zpt_teardown();
 }
