@@ -2134,7 +2134,7 @@ START_TEST(test_desync_guardian)
 
             last = ZPT_HEADERS;
             if (chunked) {
-                p    = zpt_append(p, end, "5\r\nhello\r\n0\r\n\r\n", 16);
+                p    = zpt_append(p, end, "5\r\nhello\r\n0\r\n\r\n", 15);
                 last = ZPT_BODY;
             }
             len = p - raw;
