@@ -76,6 +76,42 @@ zp_http_headers_in_init(zp_conf_t *cf)
 }
 
 
+/*
+ * A name that is "content-length" or "transfer-encoding" once '-' and '_'
+ * are left out, but is not that name: a server that folds such names
+ * would frame the message by it.
+ */
+static zp_uint_t
+zp_http_framing_lookalike(u_char *lowcase, size_t len)
+{
+    static const char *names[] = {"contentlength", "transferencoding"};
+    u_char             folded[32];
+    size_t             i, n;
+
+    if (len < 13) {
+        return 0;
+    }
+
+    for (i = 0, n = 0; i < len; i++) {
+        if (lowcase[i] == '-' || lowcase[i] == '_') {
+            continue;
+        }
+        if (n == sizeof(folded)) {
+            return 0;
+        }
+        folded[n++] = lowcase[i];
+    }
+
+    for (i = 0; i < zp_nelems(names); i++) {
+        if (n == strlen(names[i]) && zp_memcmp(folded, names[i], n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 zp_int_t
 zp_http_add_header_in(zp_http_request_t *r, zp_str_t *name, u_char *lowcase, zp_uint_t hash,
                       zp_str_t *value)
@@ -98,7 +134,15 @@ zp_http_add_header_in(zp_http_request_t *r, zp_str_t *name, u_char *lowcase, zp_
     cmcf = zp_http_get_module_main_conf(r, zp_http_core_module);
     hh   = zp_hash_find(&cmcf->headers_in_hash, hash, lowcase, name->len);
 
-    return hh ? hh->handler(r, h, hh->offset) : ZP_OK;
+    if (hh) {
+        return hh->handler(r, h, hh->offset);
+    }
+
+    if (zp_http_framing_lookalike(lowcase, name->len)) {
+        r->headers_in.ambiguous = 1;
+    }
+
+    return ZP_OK;
 }
 
 
@@ -332,6 +376,13 @@ zp_http_process_request_headers(zp_http_request_t *r)
 
     if (!hin->content_length) {
         hin->content_length_n = hin->chunked ? -1 : 0;
+    }
+
+    /* a body where many servers expect none: one that ignores it would
+     * read the body as the next request */
+    if ((r->method & (ZP_HTTP_GET | ZP_HTTP_HEAD))
+        && (hin->chunked || hin->content_length_n > 0)) {
+        hin->ambiguous = 1;
     }
 
     for (h = hin->connection; h; h = h->next) {

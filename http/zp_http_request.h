@@ -49,6 +49,13 @@ typedef struct {
     unsigned        connection_close:1;
     unsigned        connection_keep_alive:1;
     unsigned        expect_continue:1;
+    /*
+     * Forwarded, but a next hop could frame it differently (docs/http1.md):
+     * a field name that is Content-Length or Transfer-Encoding give or take
+     * '-' and '_' ("Transfer---Encoding"), or a body on GET or HEAD. A
+     * proxy must not reuse its upstream connection after such a request.
+     */
+    unsigned        ambiguous:1;
 } zp_http_headers_in_t;
 
 typedef struct {

@@ -2657,9 +2657,11 @@ zp_http_proxy_done(zp_http_proxy_ctx_t *u)
         if (c->read->timer_set) {
             zp_event_del_timer(c->read);
         }
+        /* after an ambiguous request (docs/http1.md) the upstream may
+         * have framed it otherwise: its connection is not reused */
         if (u->us->keepalive && u->resp_keepalive && !u->extra && !u->resp_eof
             && u->request_sent && c->requests < u->us->keepalive_requests && !c->read->pending_eof
-            && !c->error && zp_http_proxy_reusable(c)) {
+            && !c->error && !r->headers_in.ambiguous && zp_http_proxy_reusable(c)) {
             zp_http_proxy_cache_put(u);
         } else {
             zp_http_proxy_close_peer_connection(u);

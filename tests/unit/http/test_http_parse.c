@@ -1528,6 +1528,209 @@ START_TEST(test_request_whole)
 END_TEST
 
 
+/* ---- status line (upstream responses) ------------------------------------ */
+
+typedef struct {
+    zp_int_t  rc;
+    ssize_t   pos;
+    zp_uint_t status, minor;
+} zpt_status_t;
+
+
+/* Feeds the status line in pieces ending at steps[] (each piece ending at
+ * a PROT_NONE page), stopping at the first result other than ZP_AGAIN. */
+static void
+zpt_status_run(const u_char *in, size_t len, const size_t *steps, size_t nsteps, zpt_status_t *r)
+{
+    size_t           page, map_len, have, k, i;
+    u_char          *map, *guard, *old, *nb;
+    zp_buf_t         b;
+    zp_http_status_t st;
+
+    page    = (size_t)sysconf(_SC_PAGESIZE);
+    map_len = (len + page - 1) / page * page + page;
+    map     = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(map != MAP_FAILED);
+    guard = map + map_len - page;
+    ck_assert_int_eq(mprotect(guard, page, PROT_NONE), 0);
+
+    memset(&st, 0, sizeof(st));
+    memset(&b, 0, sizeof(b));
+    memset(r, 0, sizeof(*r));
+    b.start = b.pos = b.last = b.end = guard;
+    r->rc                            = ZP_AGAIN;
+    have                             = 0;
+
+    for (i = 0; i < nsteps && r->rc == ZP_AGAIN; i++) {
+        k   = steps[i];
+        old = guard - have;
+        nb  = guard - k;
+        memmove(nb, old, have);
+        memcpy(nb + have, in + have, k - have);
+        b.pos   = nb + (b.pos - old);
+        b.start = nb;
+        b.last  = guard;
+        have    = k;
+
+        r->rc = zp_http_parse_status_line(&st, &b);
+        ck_assert(b.pos >= b.start && b.pos <= b.last);
+        if (r->rc == ZP_AGAIN) {
+            ck_assert_ptr_eq(b.pos, b.last);
+        }
+    }
+
+    r->pos    = b.pos - b.start;
+    r->status = st.status;
+    r->minor  = st.http_minor;
+
+    ck_assert_int_eq(munmap(map, map_len), 0);
+}
+
+
+/* whole, byte by byte and split in two everywhere: all must agree */
+static zpt_status_t
+zpt_status(const void *s, size_t len)
+{
+    const u_char *in = (const u_char *)s;
+    size_t        i, steps[2], *bytes;
+    zpt_status_t  whole, other;
+
+    bytes = calloc(len + 1, sizeof(size_t));
+    ck_assert_ptr_nonnull(bytes);
+
+    for (i = 0; i < len; i++) {
+        bytes[i] = i + 1;
+    }
+
+    zpt_status_run(in, len, &len, 1, &whole);
+    zpt_status_run(in, len, bytes, len, &other);
+    ck_assert_msg(memcmp(&whole, &other, sizeof(whole)) == 0, "\"%s\": byte by byte differs",
+                  zpt_esc(in, len));
+
+    for (i = 1; i < len; i++) {
+        steps[0] = i;
+        steps[1] = len;
+        zpt_status_run(in, len, steps, 2, &other);
+        ck_assert_msg(memcmp(&whole, &other, sizeof(whole)) == 0, "\"%s\": split at %zu differs",
+                      zpt_esc(in, len), i);
+    }
+
+    free(bytes);
+
+    return whole;
+}
+
+
+#define ZPT_STATUS_OK(s, want_status, want_minor)                                                  \
+    do {                                                                                           \
+        zpt_status_t r_ = zpt_status(zpt_lit(s));                                                           \
+        ck_assert_msg(r_.rc == ZP_OK, "\"%s\": rc %d", zpt_esc(zpt_lit(s)), (int)r_.rc);           \
+        ck_assert_uint_eq(r_.status, want_status);                                                 \
+        ck_assert_uint_eq(r_.minor, want_minor);                                                   \
+        ck_assert_int_eq(r_.pos, (ssize_t)sizeof(s) - 1);                                          \
+    } while (0)
+
+#define ZPT_STATUS_RC(s, want)                                                                     \
+    do {                                                                                           \
+        zpt_status_t r_ = zpt_status(zpt_lit(s));                                                           \
+        ck_assert_msg(r_.rc == (want), "\"%s\": rc %d, want %d", zpt_esc(zpt_lit(s)),              \
+                      (int)r_.rc, (int)(want));                                                    \
+    } while (0)
+
+
+START_TEST(test_status_ok)
+{
+    zpt_status_t r;
+
+    ZPT_STATUS_OK("HTTP/1.1 200 OK\r\n", 200, 1);
+    ZPT_STATUS_OK("HTTP/1.0 404 Not Found\r\n", 404, 0);
+    ZPT_STATUS_OK("HTTP/1.1 200 OK\n", 200, 1);                /* LF alone */
+    ZPT_STATUS_OK("HTTP/1.1 204\r\n", 204, 1);                 /* no reason */
+    ZPT_STATUS_OK("HTTP/1.1 204\n", 204, 1);
+    ZPT_STATUS_OK("HTTP/1.1 200 \r\n", 200, 1);                /* an empty reason */
+    ZPT_STATUS_OK("HTTP/1.1 100 Continue\r\n", 100, 1);
+    ZPT_STATUS_OK("HTTP/1.1 999 Whatever\r\n", 999, 1);
+    ZPT_STATUS_OK("HTTP/1.9 200 OK\r\n", 200, 9);              /* a later 1.x */
+    ZPT_STATUS_OK("HTTP/1.1 500 In\tternal  Error \x80\xff\r\n", 500, 1); /* HT, obs-text */
+    ZPT_STATUS_OK("HTTP/1.1 200 a:b/c\"d\r\n", 200, 1);
+
+    /* the line ends at its LF; what follows is the caller's */
+    r = zpt_status(zpt_lit("HTTP/1.1 200 OK\r\nServer: x\r\n"));
+    ck_assert_int_eq(r.rc, ZP_OK);
+    ck_assert_int_eq(r.pos, 17);
+
+    /* incomplete */
+    ZPT_STATUS_RC("", ZP_AGAIN);
+    ZPT_STATUS_RC("HTTP/1.1 20", ZP_AGAIN);
+    ZPT_STATUS_RC("HTTP/1.1 200 OK", ZP_AGAIN);
+    ZPT_STATUS_RC("HTTP/1.1 200 OK\r", ZP_AGAIN);
+}
+END_TEST
+
+
+START_TEST(test_status_bad)
+{
+    ZPT_STATUS_RC("http/1.1 200 OK\r\n", ZP_ERROR);   /* case-sensitive */
+    ZPT_STATUS_RC("HTTP/2.0 200 OK\r\n", ZP_ERROR);   /* major 1 only */
+    ZPT_STATUS_RC("HTTP/0.9 200 OK\r\n", ZP_ERROR);
+    ZPT_STATUS_RC("HTTP/1 200 OK\r\n", ZP_ERROR);
+    ZPT_STATUS_RC("HTTP/1.10 200 OK\r\n", ZP_ERROR);  /* one minor digit */
+    ZPT_STATUS_RC("HTTP/1.x 200 OK\r\n", ZP_ERROR);
+    ZPT_STATUS_RC(" HTTP/1.1 200 OK\r\n", ZP_ERROR);  /* leading space */
+    ZPT_STATUS_RC("\r\nHTTP/1.1 200 OK\r\n", ZP_ERROR); /* leading empty line */
+    ZPT_STATUS_RC("HTTP/1.1  200 OK\r\n", ZP_ERROR);  /* two spaces */
+    ZPT_STATUS_RC("HTTP/1.1\t200 OK\r\n", ZP_ERROR);
+    ZPT_STATUS_RC("HTTP/1.1 2x0 OK\r\n", ZP_ERROR);
+    ZPT_STATUS_RC("HTTP/1.1 20 OK\r\n", ZP_ERROR);    /* two digits */
+    ZPT_STATUS_RC("HTTP/1.1 2000 OK\r\n", ZP_ERROR);  /* four digits */
+    ZPT_STATUS_RC("HTTP/1.1 099 OK\r\n", ZP_ERROR);   /* a leading zero */
+    ZPT_STATUS_RC("HTTP/1.1 000\r\n", ZP_ERROR);
+    ZPT_STATUS_RC("HTTP/1.1 200\tOK\r\n", ZP_ERROR);  /* HT is no separator */
+    ZPT_STATUS_RC("HTTP/1.1 200OK\r\n", ZP_ERROR);
+    ZPT_STATUS_RC("HTTP/1.1 200 O\x00K\r\n", ZP_ERROR); 
+    ZPT_STATUS_RC("HTTP/1.1 200 O\x01K\r\n", ZP_ERROR);
+    ZPT_STATUS_RC("HTTP/1.1 200 O\x7fK\r\n", ZP_ERROR);
+    ZPT_STATUS_RC("HTTP/1.1 200 O\rK\r\n", ZP_ERROR);   /* bare CR */
+    ZPT_STATUS_RC("HTTP/1.1 200\rK\r\n", ZP_ERROR);
+    ZPT_STATUS_RC("HTTP/1.1 200 OK\r\r\n", ZP_ERROR);
+    ZPT_STATUS_RC("<html>\r\n", ZP_ERROR);              /* HTTP/0.9 */
+    ZPT_STATUS_RC("ICY 200 OK\r\n", ZP_ERROR);
+}
+END_TEST
+
+
+/* every byte in the reason, the status and after the version */
+START_TEST(test_status_every_byte)
+{
+    char         line[32];
+    zpt_status_t r;
+    int          c;
+
+    for (c = 1; c < 256; c++) {
+        snprintf(line, sizeof(line), "HTTP/1.1 200 a%cb\r\n", c);
+        r = zpt_status(line, strlen(line));
+        if (c == '\t' || (c >= 0x20 && c != 0x7f)) {
+            ck_assert_msg(r.rc == ZP_OK, "reason byte 0x%02x: rc %d", c, (int)r.rc);
+        } else if (c == '\n') {
+            ck_assert_msg(r.rc == ZP_OK && r.pos == 15, "reason byte LF: rc %d", (int)r.rc);
+        } else {
+            ck_assert_msg(r.rc == ZP_ERROR, "reason byte 0x%02x: rc %d", c, (int)r.rc);
+        }
+
+        snprintf(line, sizeof(line), "HTTP/1.1 2%c0 X\r\n", c);
+        r = zpt_status(line, strlen(line));
+        ck_assert_msg((r.rc == ZP_OK) == (c >= '0' && c <= '9'), "status byte 0x%02x: rc %d", c,
+                      (int)r.rc);
+
+        snprintf(line, sizeof(line), "HTTP/1.1%c200 X\r\n", c);
+        r = zpt_status(line, strlen(line));
+        ck_assert_msg((r.rc == ZP_OK) == (c == ' '), "separator byte 0x%02x: rc %d", c,
+                      (int)r.rc);
+    }
+}
+END_TEST
+
+
 /* ---- desync-guardian --------------------------------------------------- */
 
 typedef struct {
@@ -1931,7 +2134,7 @@ START_TEST(test_desync_guardian)
 
             last = ZPT_HEADERS;
             if (chunked) {
-                p    = zpt_append(p, end, "5\r\nhello\r\n0\r\n\r\n", 16);
+                p    = zpt_append(p, end, "5\r\nhello\r\n0\r\n\r\n", 15);
                 last = ZPT_BODY;
             }
             len = p - raw;
@@ -2063,6 +2266,12 @@ zpt_http_parse_suite(void)
     tcase_add_test(tc, test_chunked_bad);
     tcase_add_test(tc, test_chunked_limits);
     tcase_add_test(tc, test_chunked_length_hint);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("status_line");
+    tcase_add_test(tc, test_status_ok);
+    tcase_add_test(tc, test_status_bad);
+    tcase_add_test(tc, test_status_every_byte);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("request");
