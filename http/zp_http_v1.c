@@ -834,25 +834,19 @@ zp_http_v1_send_body(zp_http_request_t *r, zp_chain_t *in)
         return ZP_ERROR;
     }
 
+    if (!last_buf && ctx->out && !r->connection->tcp_nodelay) {
+        /* the response goes out in more than one write: without
+         * TCP_NODELAY, Nagle would hold its last segment until the client
+         * ACKs the one before, and clients delay ACKs by up to 40 ms */
+        zp_tcp_nodelay(r->connection);
+    }
+
     return zp_http_v1_flush(r->connection);
 }
 
 
 /* Writes ctx->out with writev; ZP_OK when all is out, ZP_AGAIN when the
  * socket is full (the writer continues), ZP_ERROR. */
-static zp_uint_t
-zp_http_v1_has_last(zp_chain_t *cl)
-{
-    for ( /* void */ ; cl; cl = cl->next) {
-        if (cl->buf->last_buf) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
 static zp_int_t
 zp_http_v1_flush(zp_connection_t *c)
 {
@@ -861,13 +855,6 @@ zp_http_v1_flush(zp_connection_t *c)
     zp_chain_t       *cl;
     struct iovec      iov[ZP_HTTP_V1_IOVS];
     zp_http_v1_ctx_t *ctx = c->data;
-
-    if (!c->tcp_nodelay && !zp_http_v1_has_last(ctx->out)) {
-        /* the response goes out in more than one write: without
-         * TCP_NODELAY, Nagle would hold its last segment until the client
-         * ACKs the one before, and clients delay ACKs by up to 40 ms */
-        zp_tcp_nodelay(c);
-    }
 
     while (ctx->out) {
         n = 0;
