@@ -5,24 +5,24 @@
 #include <zp_core.h>
 
 
-zp_buf_t *
-zp_create_temp_buf(zp_pool_t *pool, size_t size)
+static zp_buf_t *
+zp_buf_wrap(zp_pool_t *pool, u_char *p, size_t size)
 {
     zp_buf_t *b;
+
+    if (p == NULL) {
+        return NULL;
+    }
 
     b = zp_calloc_buf(pool);
     if (b == NULL) {
         return NULL;
     }
 
-    b->start = zp_palloc(pool, size);
-    if (b->start == NULL) {
-        return NULL;
-    }
-
-    b->pos       = b->start;
-    b->last      = b->start;
-    b->end       = b->start + size;
+    b->start     = p;
+    b->pos       = p;
+    b->last      = p;
+    b->end       = p + size;
     b->temporary = 1;
 
     return b;
@@ -30,26 +30,16 @@ zp_create_temp_buf(zp_pool_t *pool, size_t size)
 
 
 zp_buf_t *
+zp_create_temp_buf(zp_pool_t *pool, size_t size)
+{
+    return zp_buf_wrap(pool, zp_palloc(pool, size), size);
+}
+
+
+zp_buf_t *
 zp_create_cached_buf(zp_pool_t *pool, zp_mem_cache_t *cache, size_t size)
 {
-    zp_buf_t *b;
-
-    b = zp_calloc_buf(pool);
-    if (b == NULL) {
-        return NULL;
-    }
-
-    b->start = zp_pcache_alloc(pool, cache, size);
-    if (b->start == NULL) {
-        return NULL;
-    }
-
-    b->pos       = b->start;
-    b->last      = b->start;
-    b->end       = b->start + size;
-    b->temporary = 1;
-
-    return b;
+    return zp_buf_wrap(pool, zp_pcache_alloc(pool, cache, size), size);
 }
 
 

@@ -134,10 +134,9 @@ zp_ssl_cleanup(void *data)
 
 
 zp_int_t
-zp_ssl_handshake(zp_connection_t *c)
+zp_ssl_do_handshake(zp_connection_t *c, zp_event_handler_pt again, int *err, zp_err_t *e)
 {
-    int                  n, err;
-    zp_err_t             e;
+    int                  n;
     zp_ssl_connection_t *sc = c->ssl;
 
     ERR_clear_error();
@@ -151,22 +150,38 @@ zp_ssl_handshake(zp_connection_t *c)
         return ZP_OK;
     }
 
-    e   = errno;
-    err = SSL_get_error(sc->ssl, n);
+    *e   = errno;
+    *err = SSL_get_error(sc->ssl, n);
 
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-        if (err == SSL_ERROR_WANT_READ) {
+    if (*err == SSL_ERROR_WANT_READ || *err == SSL_ERROR_WANT_WRITE) {
+        if (*err == SSL_ERROR_WANT_READ) {
             c->read->ready = 0;
         } else {
             c->write->ready = 0;
         }
-        c->read->handler  = zp_ssl_handshake_handler;
-        c->write->handler = zp_ssl_handshake_handler;
+        c->read->handler  = again;
+        c->write->handler = again;
         return ZP_AGAIN;
     }
 
     sc->no_send_shutdown = 1;
-    c->read->error       = 1;
+    return ZP_ERROR;
+}
+
+
+zp_int_t
+zp_ssl_handshake(zp_connection_t *c)
+{
+    int      err = 0;
+    zp_err_t e   = 0;
+    zp_int_t rc;
+
+    rc = zp_ssl_do_handshake(c, zp_ssl_handshake_handler, &err, &e);
+    if (rc != ZP_ERROR) {
+        return rc;
+    }
+
+    c->read->error = 1;
 
     if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
         if (err == SSL_ERROR_SYSCALL && e != 0 && e != ECONNRESET) {

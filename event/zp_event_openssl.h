@@ -97,6 +97,12 @@ zp_int_t zp_ssl_create_connection(SSL_CTX *ctx, zp_connection_t *c);
  * closes the connection. */
 zp_int_t zp_ssl_handshake(zp_connection_t *c);
 
+/* One step of SSL_do_handshake() for either side: ZP_OK (c->recv, send
+ * and writev are the TLS ones), ZP_AGAIN (both handlers of c are now
+ * again), or ZP_ERROR with SSL_get_error() in *err and errno in *e, not
+ * logged. */
+zp_int_t zp_ssl_do_handshake(zp_connection_t *c, zp_event_handler_pt again, int *err, zp_err_t *e);
+
 ssize_t zp_ssl_recv(zp_connection_t *c, u_char *buf, size_t size);
 ssize_t zp_ssl_send(zp_connection_t *c, u_char *buf, size_t size);
 ssize_t zp_ssl_writev(zp_connection_t *c, struct iovec *iov, int n);

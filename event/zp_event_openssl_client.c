@@ -168,38 +168,16 @@ zp_ssl_connect_error(zp_connection_t *c, int err, zp_err_t e)
 zp_int_t
 zp_ssl_connect(zp_connection_t *c)
 {
-    int                  n, err;
-    zp_err_t             e;
-    zp_ssl_connection_t *sc = c->ssl;
+    int      err = 0;
+    zp_err_t e   = 0;
+    zp_int_t rc;
 
-    ERR_clear_error();
-    n = SSL_do_handshake(sc->ssl);
-
-    if (n == 1) {
-        sc->handshaked = 1;
-        c->recv        = zp_ssl_recv;
-        c->send        = zp_ssl_send;
-        c->writev      = zp_ssl_writev;
-        return ZP_OK;
+    rc = zp_ssl_do_handshake(c, zp_ssl_connect_handler, &err, &e);
+    if (rc == ZP_ERROR) {
+        zp_ssl_connect_error(c, err, e);
     }
 
-    e   = errno;
-    err = SSL_get_error(sc->ssl, n);
-
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-        if (err == SSL_ERROR_WANT_READ) {
-            c->read->ready = 0;
-        } else {
-            c->write->ready = 0;
-        }
-        c->read->handler  = zp_ssl_connect_handler;
-        c->write->handler = zp_ssl_connect_handler;
-        return ZP_AGAIN;
-    }
-
-    sc->no_send_shutdown = 1;
-    zp_ssl_connect_error(c, err, e);
-    return ZP_ERROR;
+    return rc;
 }
 
 

@@ -676,7 +676,9 @@ zp_http_core_methods(zp_conf_t *cf, zp_command_t *cmd, void *conf)
 
 /* match_header Name;            the header is present
  * match_header Name value;      equal to value
- * match_header Name "~re";      matches re (~* caseless) */
+ * match_header Name "~re";      matches re (~* caseless)
+ * Name may be a $variable ($ssl_client_s_dn, $remote_addr...): then its
+ * value is tested, and an empty or unset one counts as absent. */
 static char *
 zp_http_core_match_header(zp_conf_t *cf, zp_command_t *cmd, void *conf)
 {
@@ -710,6 +712,18 @@ zp_http_core_match_header(zp_conf_t *cf, zp_command_t *cmd, void *conf)
         h->name.data[i] = zp_tolower(value[1].data[i]);
     }
     h->name.data[h->name.len] = '\0';
+
+    if (h->name.len && h->name.data[0] == '$') {
+        zp_str_t var;
+
+        /* known now, or an error at this line; the router hands the name
+         * back to zp_http_route_header(), which reads the variable */
+        var.data = h->name.data + 1;
+        var.len  = h->name.len - 1;
+        if (zp_http_get_variable_index(cf, &var) == ZP_ERROR) {
+            return ZP_CONF_ERROR;
+        }
+    }
 
     if (cf->args->nelts == 2) {
         h->type = ZP_HTTP_ROUTE_HEADER_PRESENT;

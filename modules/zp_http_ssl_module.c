@@ -24,7 +24,6 @@
 
 
 static void    *zp_http_ssl_create_main_conf(zp_conf_t *cf);
-static char    *zp_http_ssl_init_main_conf(zp_conf_t *cf, void *conf);
 static zp_int_t zp_http_ssl_init_module(zp_cycle_t *cycle);
 static char    *zp_http_ssl_session_cache(zp_conf_t *cf, zp_command_t *cmd, void *conf);
 static char    *zp_http_ssl_verify_client(zp_conf_t *cf, zp_command_t *cmd, void *conf);
@@ -94,7 +93,7 @@ static zp_http_module_t zp_http_ssl_module_ctx = {
     zp_http_ssl_preconfiguration,
     zp_http_ssl_postconfiguration,
     zp_http_ssl_create_main_conf,
-    zp_http_ssl_init_main_conf,
+    NULL,
     zp_http_ssl_create_srv_conf,
     zp_http_ssl_merge_srv_conf,
     NULL,
@@ -503,26 +502,27 @@ zp_http_ssl_create_main_conf(zp_conf_t *cf)
 }
 
 
-/* The random ticket keys, made here in the master before any worker
- * forks, so that every worker has them. */
-static char *
-zp_http_ssl_init_main_conf(zp_conf_t *cf, void *conf)
+/* The random ticket keys, made in the master before any worker forks,
+ * so that every worker has them; made only when a TLS server wants them
+ * (the first RAND_bytes() sets up OpenSSL's generator: 2 MB of RSS that
+ * a configuration without TLS need not pay). */
+static zp_int_t
+zp_http_ssl_auto_keys(zp_conf_t *cf, zp_http_ssl_main_conf_t *smcf)
 {
-    zp_http_ssl_main_conf_t *smcf = conf;
-    zp_ssl_ticket_key_t     *k;
+    zp_ssl_ticket_key_t *k;
 
     smcf->auto_keys = zp_array_create(cf->pool, 2, sizeof(zp_ssl_ticket_key_t));
     if (smcf->auto_keys == NULL) {
-        return ZP_CONF_ERROR;
+        return ZP_ERROR;
     }
 
     k = zp_array_push(smcf->auto_keys);
     if (k == NULL) {
-        return ZP_CONF_ERROR;
+        return ZP_ERROR;
     }
     if (zp_ssl_ticket_key_random(k) != ZP_OK) {
         zp_conf_log_error(ZP_LOG_EMERG, cf, 0, "RAND_bytes() failed for a session ticket key");
-        return ZP_CONF_ERROR;
+        return ZP_ERROR;
     }
     zp_http_ssl_next_key     = *k;
     zp_http_ssl_next_key_set = 1;
@@ -530,12 +530,12 @@ zp_http_ssl_init_main_conf(zp_conf_t *cf, void *conf)
     if (zp_http_ssl_live_key_set) {
         k = zp_array_push(smcf->auto_keys);
         if (k == NULL) {
-            return ZP_CONF_ERROR;
+            return ZP_ERROR;
         }
         *k = zp_http_ssl_live_key;
     }
 
-    return ZP_CONF_OK;
+    return ZP_OK;
 }
 
 
@@ -931,7 +931,10 @@ zp_http_ssl_tickets(zp_conf_t *cf, zp_http_ssl_srv_conf_t *sscf)
     }
 
     if (sscf->ticket_key_files == NULL) {
-        smcf              = zp_http_conf_get_module_main_conf(cf, zp_http_ssl_module);
+        smcf = zp_http_conf_get_module_main_conf(cf, zp_http_ssl_module);
+        if (smcf->auto_keys == NULL && zp_http_ssl_auto_keys(cf, smcf) != ZP_OK) {
+            return ZP_ERROR;
+        }
         sscf->ticket_keys = smcf->auto_keys;
         return zp_ssl_session_tickets(sscf->ctx, sscf->ticket_keys, cf->pool);
     }

@@ -413,6 +413,12 @@ START_TEST(test_match_header)
              "        route /hc/ { return 200 \"other\\n\"; }\n"
              "        route /h2/ { match_header X-A 1; match_header X-B; return 200 \"both\\n\"; }\n"
              "        route /h2/ { return 200 \"not-both\\n\"; }\n"
+             "        route /hv/ { match_header $remote_addr 10.9.8.7; return 200 \"far\\n\"; }\n"
+             "        route /hv/ { match_header $remote_addr \"~^127\\.\"; return 200 \"local\\n\"; }\n"
+             "        route /hv/ { return 200 \"unknown\\n\"; }\n"
+             "        route /ha/ { match_header $arg_tier gold; return 200 \"gold\\n\"; }\n"
+             "        route /ha/ { match_header $arg_tier; return 200 \"some tier\\n\"; }\n"
+             "        route /ha/ { return 200 \"no tier\\n\"; }\n"
              "    }\n}\n",
              s.port);
     master = zpt_start_conf(&s, conf, w0);
@@ -441,6 +447,14 @@ START_TEST(test_match_header)
     expect(p, "GET", "x", "/h2/", "X-A: 1\r\n", 200, "not-both\n");
     expect(p, "GET", "x", "/h2/", "X-A: 2\r\nX-B: z\r\n", 200, "not-both\n");
     expect(p, "GET", "x", "/h2/", "X-B: z\r\n", 200, "not-both\n");
+
+    /* a $variable instead of a header name; empty or unset is absent */
+    expect(p, "GET", "x", "/hv/", NULL, 200, "local\n");
+    expect(p, "GET", "x", "/hv/", "Remote-Addr: 10.9.8.7\r\n", 200, "local\n");
+    expect(p, "GET", "x", "/ha/?tier=gold", NULL, 200, "gold\n");
+    expect(p, "GET", "x", "/ha/?tier=silver", NULL, 200, "some tier\n");
+    expect(p, "GET", "x", "/ha/?tier=", NULL, 200, "no tier\n");
+    expect(p, "GET", "x", "/ha/", "X-Arg-Tier: gold\r\n", 200, "no tier\n");
 
     zpt_assert_same_workers(&s, master, w0);
     zpt_teardown();
@@ -668,6 +682,9 @@ START_TEST(test_config_errors)
 
     bad_conf(&s, ok, "route /a/ { match_header X-A \"~(bad\"; return 200 \"x\"; }");
     zpt_conftest_error(&s, 8, "(bad", "does not compile");
+
+    bad_conf(&s, ok, "route /a/ { match_header $no_such_variable x; return 200 \"x\"; }");
+    zpt_conftest_error(&s, 8, "unknown variable", "no_such_variable");
 
     bad_conf(&s, ok, "route /static/*/x { return 200 \"x\"; }");
     zpt_conftest_error(&s, 8, "\"*\" is not the last segment", "/static/*/x");

@@ -69,6 +69,11 @@ cc_start(zpt_srv_t *s)
                      "            proxy_set_header X-Client-DN $ssl_client_s_dn;\n"
                      "            proxy_pass http://be;\n"
                      "        }\n"
+                     "        route /who { match_header $ssl_client_s_dn \"~(^|,)CN=alice$\";\n"
+                     "                     return 200 \"alice\\n\"; }\n"
+                     "        route /who { match_header $ssl_client_verify SUCCESS;\n"
+                     "                     return 200 \"someone verified\\n\"; }\n"
+                     "        route /who { return 403 \"nobody\\n\"; }\n"
                      "        route / { return 200 \"hello b\\n\"; }\n"
                      "    }\n"
                      "    server {\n"
@@ -191,6 +196,13 @@ START_TEST(test_tls_client_cert_optional)
 
     curl(&s, "b.test", "/bad", MALLORY, out, sizeof(out));
     ck_assert_msg(strstr(out, "The SSL certificate error") && strstr(out, "status=400"), "%s", out);
+
+    /* routing on the verified subject (match_header $variable); a header
+     * the client sends under that name plays no part */
+    curl(&s, "b.test", "/who", ALICE, out, sizeof(out));
+    ck_assert_msg(strstr(out, "alice\nstatus=200") != NULL, "%s", out);
+    curl(&s, "b.test", "/who", "-H 'Ssl-Client-S-Dn: O=Example,CN=alice'", out, sizeof(out));
+    ck_assert_msg(strstr(out, "nobody\nstatus=403") != NULL, "%s", out);
 
     zpt_backend_stop(&backend);
 }
