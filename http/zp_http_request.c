@@ -325,6 +325,52 @@ zp_http_validate_host(zp_http_request_t *r, zp_str_t *host)
 }
 
 
+static zp_uint_t
+zp_http_is_tchar(u_char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+           || (ch && zp_strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+
+/* "gzip, chunked": one or more tokens other than chunked, separated by
+ * commas with optional whitespace, then chunked. No parameters. */
+static zp_uint_t
+zp_http_te_codings_then_chunked(zp_str_t *v)
+{
+    u_char    *p, *end, *tok;
+    size_t     len;
+    zp_uint_t  n = 0, chunked = 0;
+
+    p   = v->data;
+    end = v->data + v->len;
+
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+        tok = p;
+        while (p < end && zp_http_is_tchar(*p)) {
+            p++;
+        }
+        len = p - tok;
+        if (len == 0 || chunked) {
+            return 0; /* an empty element, or something after chunked */
+        }
+        chunked = (len == 7 && zp_strncasecmp(tok, (u_char *) "chunked", 7) == 0);
+        n++;
+        while (p < end && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+        if (p < end && *p++ != ',') {
+            return 0; /* parameters, or a byte outside the list syntax */
+        }
+    }
+
+    return chunked && n > 1;
+}
+
+
 zp_int_t
 zp_http_process_request_headers(zp_http_request_t *r)
 {
@@ -368,7 +414,11 @@ zp_http_process_request_headers(zp_http_request_t *r)
             zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
                          "client sent unknown \"Transfer-Encoding\": \"%V\"",
                          &hin->transfer_encoding->value);
-            return ZP_HTTP_BAD_REQUEST;
+            /* a well-formed list of codings ending in chunked is a valid
+             * message with codings we do not implement (RFC 9112 6.1: 501,
+             * as nginx); anything else is malformed */
+            return zp_http_te_codings_then_chunked(&hin->transfer_encoding->value)
+                       ? ZP_HTTP_NOT_IMPLEMENTED : ZP_HTTP_BAD_REQUEST;
         }
 
         hin->chunked = 1;

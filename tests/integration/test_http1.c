@@ -125,7 +125,7 @@ START_TEST(test_request_rules)
     zpt_refused(s.port, "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400,
                 "unknown Transfer-Encoding");
     zpt_refused(s.port, "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-                400, "Transfer-Encoding gzip, chunked");
+                501, "Transfer-Encoding gzip, chunked");
     zpt_refused(s.port,
                 "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",

@@ -254,7 +254,10 @@ START_TEST(test_bad_requests)
                 400, "Content-Length with Transfer-Encoding");
     zpt_refused(s.port,
                 "POST /api HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-                400, "unknown transfer coding");
+                501, "unknown transfer coding");
+    zpt_refused(s.port,
+                "POST /api HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked;x=1\r\n\r\n",
+                400, "chunked with a parameter");
     zpt_refused(s.port,
                 "POST /api HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
                 400, "conflicting Content-Length");

@@ -693,7 +693,9 @@ zpt_run_argv(const char *const *argv, char *out, size_t out_size, char *err, siz
         return -1;
     }
 
-    end = zpt_now_ms() + zpt_wait_ms();
+    /* external tools (openssl making RSA keys, curl over TLS) are slower
+     * than zproxy's own answers on a loaded machine: a longer bound */
+    end = zpt_now_ms() + 4 * zpt_wait_ms();
 
     while ((oopen || eopen) && zpt_now_ms() < end) {
         pfd[0].fd     = oopen ? po[0] : -1;

@@ -164,7 +164,7 @@ pid_t zpt_spawn(const char *const *args, const char *log_path);
 
 /*
  * Runs ZP_BIN with args (NULL-terminated) to completion (bounded by
- * ZPT_WAIT_MS), capturing stderr into err and stdout into out (either may
+ * 4 x zpt_wait_ms()), capturing stderr into err and stdout into out (either may
  * be NULL; both NUL-terminated, truncated to size). Returns the exit code,
  * 128+signal if it was killed, or -1 on harness error / timeout.
  */
