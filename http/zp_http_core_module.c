@@ -715,14 +715,17 @@ zp_http_core_match_header(zp_conf_t *cf, zp_command_t *cmd, void *conf)
 
     if (h->name.len && h->name.data[0] == '$') {
         zp_str_t var;
+        zp_int_t index;
 
-        /* known now, or an error at this line; the router hands the name
+        /* known now, or an error at this line; the router hands the index
          * back to zp_http_route_header(), which reads the variable */
         var.data = h->name.data + 1;
         var.len  = h->name.len - 1;
-        if (zp_http_get_variable_index(cf, &var) == ZP_ERROR) {
+        index    = zp_http_get_variable_index(cf, &var);
+        if (index == ZP_ERROR) {
             return ZP_CONF_ERROR;
         }
+        h->data = (uintptr_t) index + 1;
     }
 
     if (cf->args->nelts == 2) {

@@ -545,38 +545,22 @@ zp_http_find_server_by_name(zp_http_addr_t *addr, zp_str_t *host)
 }
 
 
+/* A match_header condition: a request header, or (data: index + 1) a
+ * variable, where an empty or unset value counts as absent. */
 static zp_str_t *
-zp_http_route_header(void *ctx, zp_str_t *lowcase_name)
+zp_http_route_header(void *ctx, zp_str_t *lowcase_name, uintptr_t data)
 {
-    zp_uint_t                  i;
-    zp_str_t                  *value;
-    zp_table_elt_t            *h;
-    zp_http_variable_t        *var;
-    zp_http_variable_value_t  *vv;
-    zp_http_request_t         *r = ctx;
-    zp_http_core_main_conf_t  *cmcf;
+    zp_str_t                 *value;
+    zp_table_elt_t           *h;
+    zp_http_variable_value_t *vv;
+    zp_http_request_t        *r = ctx;
 
-    if (lowcase_name->len == 0 || lowcase_name->data[0] != '$') {
+    if (data == 0) {
         h = zp_http_find_header_in(r, lowcase_name);
         return h ? &h->value : NULL;
     }
 
-    /* match_header $variable: indexed when the configuration was read */
-    cmcf = zp_http_get_module_main_conf(r, zp_http_core_module);
-    var  = cmcf->variables.elts;
-
-    for (i = 0; i < cmcf->variables.nelts; i++) {
-        if (var[i].name.len == lowcase_name->len - 1
-            && zp_strncmp(var[i].name.data, lowcase_name->data + 1, var[i].name.len) == 0) {
-            break;
-        }
-    }
-
-    if (i == cmcf->variables.nelts) {
-        return NULL;
-    }
-
-    vv = zp_http_get_indexed_variable(r, i);
+    vv = zp_http_get_indexed_variable(r, data - 1);
     if (vv == NULL || vv->not_found || vv->len == 0) {
         return NULL;
     }

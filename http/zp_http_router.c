@@ -647,6 +647,7 @@ zp_http_router_headers(zp_http_router_t *rt, zp_http_route_t *r, zp_array_t *hea
         }
 
         dst[i].type      = src[i].type;
+        dst[i].data      = src[i].data;
         dst[i].name.len  = src[i].name.len;
         dst[i].name.data = zp_pnalloc(rt->pool, src[i].name.len);
         if (dst[i].name.data == NULL) {
@@ -1071,7 +1072,7 @@ zp_http_router_headers_ok(zp_http_router_state_t *st, zp_http_route_t *r)
 
     for (i = 0; i < r->nheaders; i++) {
         h = &r->headers[i];
-        v = st->get_header ? st->get_header(st->ctx, &h->name) : NULL;
+        v = st->get_header ? st->get_header(st->ctx, &h->name, h->data) : NULL;
 
         if (v == NULL) {
             return 0;

@@ -57,6 +57,7 @@ typedef struct {
     zp_str_t  value; /* EXACT: the value; REGEX*: the regex without "~" / "~*" */
     zp_uint_t type;  /* ZP_HTTP_ROUTE_HEADER_* */
     void     *re;    /* unused by the caller: the router compiles its own copy */
+    uintptr_t data;  /* the caller's, handed back to get_header */
 } zp_http_route_header_t;
 
 typedef struct {
@@ -71,8 +72,9 @@ typedef struct {
 } zp_http_route_def_t;
 
 /* Returns the header's value, or NULL when the request has none.
- * lowcase_name is the lower-cased header name. */
-typedef zp_str_t *(*zp_http_router_header_pt)(void *ctx, zp_str_t *lowcase_name);
+ * lowcase_name is the lower-cased header name, data the condition's own
+ * (zp_http_route_header_t.data). */
+typedef zp_str_t *(*zp_http_router_header_pt)(void *ctx, zp_str_t *lowcase_name, uintptr_t data);
 
 typedef struct {
     void     *data; /* the matched route's data */

@@ -29,8 +29,10 @@ typedef struct {
 
 
 static zp_str_t *
-zpt_get_header(void *ctx, zp_str_t *name)
+zpt_get_header(void *ctx, zp_str_t *name, uintptr_t data)
 {
+    (void) data;
+
     zp_uint_t   i;
     zpt_hdrs_t *hs = ctx;
 
