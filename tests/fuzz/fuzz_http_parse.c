@@ -33,6 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fz_common.h"
+
 #define FZ_MAX_INPUT  (64 * 1024) /* longer inputs are cut: they add nothing but time */
 #define FZ_MAX_TRACE  512
 
@@ -53,28 +55,6 @@ typedef struct {
     zp_buf_t      b;
     zp_http_parse_t rp;
 } fz_stream_t;
-
-
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_http_parse: invariant failed at %s:%d: %s\n", __FILE__,          \
-                    __LINE__, #cond);                                                              \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
-
-static uint64_t
-fz_next(uint64_t *s)
-{
-    /* splitmix64 */
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 
 static int
@@ -129,13 +109,7 @@ fz_feed(fz_stream_t *s)
         return 0;
     }
 
-    n = left;
-    if (s->split) {
-        n = 1 + (size_t) (fz_next(&s->rng) % s->max_piece);
-        if (n > left) {
-            n = left;
-        }
-    }
+    n = fz_piece_size(left, s->split, s->max_piece, &s->rng);
 
     mem = malloc(s->received + n);
     if (mem == NULL) {

@@ -42,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fz_common.h"
+
 #define FZ_MAX_INPUT (64 * 1024)
 #define FZ_HEAD_MAX  4096 /* proxy_buffer_size's default */
 #define FZ_MAX_TRACE 256
@@ -70,27 +72,6 @@ typedef struct {
 } fz_stream_t;
 
 
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_http_response: invariant failed at %s:%d: %s\n", __FILE__,       \
-                    __LINE__, #cond);                                                              \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
-
-static uint64_t
-fz_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-
 static void
 fz_trace(fz_trace_t *t, long a, long b, long c, long d, long e)
 {
@@ -109,19 +90,7 @@ fz_trace(fz_trace_t *t, long a, long b, long c, long d, long e)
 static size_t
 fz_piece(fz_stream_t *s)
 {
-    size_t n, left;
-
-    left = s->in_len - s->received;
-    n    = left;
-
-    if (s->split && left) {
-        n = 1 + (size_t) (fz_next(&s->rng) % s->max_piece);
-        if (n > left) {
-            n = left;
-        }
-    }
-
-    return n;
+    return fz_piece_size(s->in_len - s->received, s->split, s->max_piece, &s->rng);
 }
 
 

@@ -47,6 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fz_common.h"
+
 #define FZ_MAX_INPUT     (16 * 1024)
 #define FZ_MAX_ROUTES    32
 #define FZ_MAX_PATTERN   128
@@ -69,16 +71,6 @@ static zp_uint_t  fz_nroutes;
 static const zp_uint_t fz_methods[] = {ZP_HTTP_GET,    ZP_HTTP_HEAD,    ZP_HTTP_POST,
                                        ZP_HTTP_PUT,    ZP_HTTP_DELETE,  ZP_HTTP_OPTIONS,
                                        ZP_HTTP_PATCH,  ZP_HTTP_TRACE,   ZP_HTTP_CONNECT};
-
-
-#define FZ_CHECK(cond)                                                                             \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_router: invariant failed at %s:%d: %s\n", __FILE__, __LINE__,    \
-                    #cond);                                                                        \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 
 int
