@@ -88,6 +88,9 @@ struct zp_connection_s {
     unsigned            error:1;
     unsigned            timedout:1;
     unsigned            tcp_nodelay:1;
+    /* the connection closes (or shuts down) right after this write: the
+     * kernel may hold the tail, so that the FIN rides in its segment */
+    unsigned            fin_follows:1;
 };
 
 zp_listening_t *zp_create_listening(zp_conf_t *cf, struct sockaddr *sa, socklen_t socklen);

@@ -62,11 +62,26 @@ zp_unix_send(zp_connection_t *c, u_char *buf, size_t size)
 ssize_t
 zp_unix_writev(zp_connection_t *c, struct iovec *iov, int n)
 {
-    ssize_t sent;
+    ssize_t       sent;
+    struct msghdr msg;
 
     for (;;) {
-        sent = (n == 1) ? send(c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
-                        : writev(c->fd, iov, n);
+        if (c->fin_follows) {
+            /*
+             * MSG_MORE keeps a short tail queued until the close() or
+             * shutdown() that follows: tcp_send_fin() then sets FIN on
+             * that queued segment, and the peer gets the response and the
+             * end of the connection in one segment instead of two.
+             */
+            zp_memzero(&msg, sizeof(msg));
+            msg.msg_iov    = iov;
+            msg.msg_iovlen = n;
+            sent           = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_MORE);
+
+        } else {
+            sent = (n == 1) ? send(c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL)
+                            : writev(c->fd, iov, n);
+        }
 
         if (sent >= 0) {
             return sent;

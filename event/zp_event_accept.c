@@ -90,6 +90,12 @@ zp_event_accept(zp_event_t *ev)
          * wait for EPOLLOUT */
         c->write->ready = 1;
 
+        /* TCP_DEFER_ACCEPT: the kernel queues a connection only once its
+         * first bytes are in, so the first read need not wait for EPOLLIN */
+        if (ls->deferred_accept) {
+            c->read->ready = 1;
+        }
+
         if (zp_add_conn(c) != ZP_OK) {
             zp_close_connection(c);
             return;

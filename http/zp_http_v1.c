@@ -170,6 +170,12 @@ zp_http_init_connection(zp_connection_t *c)
     /* a connection without a request yet counts as idle for draining */
     zp_reusable_connection(c, 1);
     zp_event_add_timer(c->read, cscf->client_header_timeout);
+
+    /* bytes already in (deferred accept, or after a TLS handshake): read
+     * now, an edge-triggered epoll would not report them again */
+    if (c->read->ready) {
+        zp_http_v1_read_handler(c->read);
+    }
 }
 
 
@@ -832,6 +838,10 @@ zp_http_v1_send_body(zp_http_request_t *r, zp_chain_t *in)
     if (last_buf && ctx->chunked_out
         && zp_http_v1_append(r, &last, (u_char *) "0\r\n\r\n", 5) != ZP_OK) {
         return ZP_ERROR;
+    }
+
+    if (last_buf && !r->keepalive) {
+        r->connection->fin_follows = 1;
     }
 
     if (!last_buf && ctx->out && !r->connection->tcp_nodelay) {

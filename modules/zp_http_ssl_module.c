@@ -1334,14 +1334,10 @@ zp_http_ssl_handshake_done(zp_connection_t *c)
         zp_event_del_timer(c->read);
     }
 
+    /* the request may have come with the handshake's last flight, and
+     * epoll will not report it again: the first read goes at once */
+    c->read->ready = 1;
     zp_http_init_connection(c);
-
-    if (c->fd != -1) {
-        /* the request may have come with the handshake's last flight,
-         * and epoll will not report it again */
-        c->read->ready = 1;
-        c->read->handler(c->read);
-    }
 }
 
 

@@ -1513,6 +1513,20 @@ zb_report(const zb_stats_t *s)
     if (dur <= 0) {
         dur = 1e-9;
     }
+
+    /* the load's own cost: on a small machine it shares the CPUs with
+     * the server it measures (children are waited for by now) */
+    double        cpu_user = 0, cpu_sys = 0;
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        cpu_user += (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6;
+        cpu_sys += (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
+    }
+    if (getrusage(RUSAGE_CHILDREN, &ru) == 0) {
+        cpu_user += (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6;
+        cpu_sys += (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
+    }
+
     if (zb_opt.json) {
         printf("{\"target\":\"%s:%d\",\"method\":\"%s\",\"path\":\"%s\",\"mode\":\"%s\","
                "\"concurrency\":%d,\"procs\":%d,\"threads\":%d,",
@@ -1534,8 +1548,9 @@ zb_report(const zb_stats_t *s)
                zb_us((double) l->min), zb_us(lavg), zb_us(zb_hist_quantile(l, 0.5)),
                zb_us(zb_hist_quantile(l, 0.9)), zb_us(zb_hist_quantile(l, 0.99)),
                zb_us((double) l->max));
-        printf("\"connect_us\":{\"avg\":%.1f,\"p99\":%.1f,\"max\":%.1f}", zb_us(cavg),
+        printf("\"connect_us\":{\"avg\":%.1f,\"p99\":%.1f,\"max\":%.1f},", zb_us(cavg),
                zb_us(zb_hist_quantile(c, 0.99)), zb_us((double) c->max));
+        printf("\"cpu_s\":{\"user\":%.3f,\"system\":%.3f}", cpu_user, cpu_sys);
         if (zb_opt.idle) {
             printf(",\"idle\":{\"requested\":%" PRIu64 ",\"held\":%" PRIu64
                    ",\"closed_by_server\":%" PRIu64 ",\"hold_s\":%.3f}",
@@ -1559,6 +1574,8 @@ zb_report(const zb_stats_t *s)
            s->responses, (double) s->responses / dur, (double) s->bytes / dur / 1e6,
            s->server_close);
     printf("success      %.2f%% (%" PRIu64 " ok of %" PRIu64 ")\n", rate, s->ok, total);
+    printf("cpu          %.3f s user, %.3f s system (this tool, all its processes)\n", cpu_user,
+           cpu_sys);
     printf("errors       connect %" PRIu64 ", reset %" PRIu64 ", timeout %" PRIu64
            ", bad response %" PRIu64 ", http status %" PRIu64 "\n",
            s->err_connect, s->err_reset, s->err_timeout, s->err_bad, s->err_status);

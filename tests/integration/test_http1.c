@@ -17,6 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <unistd.h>
 
 #include "zpt_client.h"
 #include "zpt_harness.h"
@@ -408,6 +416,112 @@ START_TEST(test_close_after_response)
 END_TEST
 
 
+/*
+ * The server's segments on one loopback connection, as a packet socket
+ * on lo sees them: how many carried data, how many a FIN, and whether one
+ * carried both. Needs CAP_NET_RAW (CI runs as root); -1 without it.
+ */
+typedef struct {
+    int data, fin, data_fin;
+} seg_count_t;
+
+static int
+lo_packets_open(void)
+{
+    int                fd;
+    struct sockaddr_ll sll;
+
+    fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK, htons(ETH_P_IP));
+    if (fd == -1) {
+        return -1;
+    }
+    memset(&sll, 0, sizeof(sll));
+    sll.sll_family   = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_IP);
+    sll.sll_ifindex  = (int) if_nametoindex("lo");
+    if (sll.sll_ifindex == 0 || bind(fd, (struct sockaddr *) &sll, sizeof(sll)) == -1) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void
+lo_packets_count(int fd, int sport, int dport, seg_count_t *n)
+{
+    unsigned char  pkt[65536];
+    struct iphdr  *ip;
+    struct tcphdr *th;
+    ssize_t        len;
+    size_t         ihl, payload;
+
+    while ((len = recv(fd, pkt, sizeof(pkt), 0)) > 0) {
+        ip = (struct iphdr *) pkt;
+        if ((size_t) len < sizeof(*ip) || ip->version != 4 || ip->protocol != IPPROTO_TCP) {
+            continue;
+        }
+        ihl = (size_t) ip->ihl * 4;
+        th  = (struct tcphdr *) (pkt + ihl);
+        if ((size_t) len < ihl + sizeof(*th) || ntohs(th->source) != sport
+            || ntohs(th->dest) != dport)
+        {
+            continue;
+        }
+        payload = ntohs(ip->tot_len) - ihl - (size_t) th->doff * 4;
+        n->data += payload > 0;
+        n->fin += th->fin;
+        n->data_fin += payload > 0 && th->fin;
+    }
+}
+
+
+/*
+ * A response that ends the connection ends it in its last segment: the
+ * FIN rides with the data (zproxy holds the tail with MSG_MORE until the
+ * close), so the client gets one segment less, and no stall either: the
+ * response and the EOF both arrive.
+ */
+START_TEST(test_close_fin_with_response)
+{
+    int                 pfd, rc;
+    pid_t               w[2], master;
+    zpt_srv_t           s;
+    zpt_conn_t         *c;
+    zpt_resp_t          r;
+    seg_count_t         n;
+    struct sockaddr_in  sin;
+    socklen_t           sl = sizeof(sin);
+
+    pfd = lo_packets_open();
+    if (pfd == -1) {
+        fprintf(stderr, "test_close_fin_with_response: no packet socket (not root?), skipped\n");
+        return;
+    }
+
+    master = start_h1(&s, w);
+
+    c = zpt_conn_open(s.port);
+    ck_assert_int_eq(getsockname(c->fd, (struct sockaddr *) &sin, &sl), 0);
+    zpt_conn_send(c, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    zpt_must_read(c, &r, 0, "GET with Connection: close");
+    ck_assert_int_eq(r.status, 200);
+    rc = zpt_conn_wait_close(c, zpt_wait_ms());
+    ck_assert_msg(rc == 1, "after Connection: close: %s, expected EOF", zpt_close_text(rc));
+    zpt_conn_close(c);
+
+    memset(&n, 0, sizeof(n));
+    lo_packets_count(pfd, s.port, ntohs(sin.sin_port), &n);
+    close(pfd);
+    ck_assert_msg(n.data == 1 && n.fin == 1 && n.data_fin == 1,
+                  "server segments: %d with data, %d with FIN, %d with both; expected "
+                  "the response and the FIN in one", n.data, n.fin, n.data_fin);
+
+    zpt_assert_same_workers(&s, master, w);
+    zpt_teardown();
+}
+END_TEST
+
+
 static Suite *
 http1_suite(void)
 {
@@ -420,6 +534,7 @@ http1_suite(void)
     tcase_add_test(tc, test_expect_continue);
     tcase_add_test(tc, test_keepalive_and_pipelining);
     tcase_add_test(tc, test_close_after_response);
+    tcase_add_test(tc, test_close_fin_with_response);
     suite_add_tcase(s, tc);
     return s;
 }

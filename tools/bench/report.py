@@ -38,6 +38,10 @@ ROWS = [
     ("close", "p99_ms", "new connection/req", "p99 ms", 2),
     ("close", "cpu_us_req", "new connection/req", "CPU us/req", 1),
     ("close", "sys_req", "new connection/req", "syscalls/req", 2),
+    ("close", "conn_per_cpu_s", "new connection/req", "conn per proxy CPU-second", 0),
+    ("close", "peer_cpu_us_req", "new connection/req", "load generator + backend CPU us/conn", 1),
+    ("ka13", "segs_req", "TCP segments, all parties", "13 B keep-alive, per req", 2),
+    ("close", "segs_req", "TCP segments, all parties", "new connection, per conn", 2),
     ("start", "rss_kb", "memory", "RSS master+worker at start, kB", 0),
     ("end", "rss_kb", "memory", "RSS master+worker after the run, kB", 0),
     ("idle", "kb_per_conn", "memory", "KB per idle keep-alive conn", 2),
@@ -132,6 +136,9 @@ def main():
             if st:
                 breakdown[(p, label)] = {k: (c / n, e / n) for k, (c, e) in st.items()}
                 med[(p, label, "sys_req_strace")] = sum(c for c, _ in st.values()) / n
+            spath = os.path.join(a.tmp, "out", f"segs-{p}-{label}.n")
+            if os.path.exists(spath) and open(spath).read().strip():
+                med[(p, label, "segs_req")] = int(open(spath).read().strip()) / n
             pc = parse_perf(os.path.join(a.tmp, "out", f"perf-{p}-{label}.txt"))
             if pc is not None:
                 med[(p, label, "sys_req")] = pc / n
@@ -139,6 +146,11 @@ def main():
             elif st:
                 med[(p, label, "sys_req")] = med[(p, label, "sys_req_strace")]
                 sys_src[(p, label)] = "strace"
+
+    for p in PROXIES:
+        c = med.get((p, "close", "cpu_us_req"))
+        if c:
+            med[(p, "close", "conn_per_cpu_s")] = 1e6 / c
 
     rows = list(ROWS)
     if any(k[2] == "sys_req_strace" for k in med) and any(v == "perf" for v in sys_src.values()):
@@ -202,6 +214,28 @@ def main():
     tgt("100 KiB: req/s >= 1.3x nginx", xf(r), None if r is None else r >= 1.3)
     r = ratio(g("zproxy", "close", "conn_s"), g("nginx", "close", "conn_s"))
     tgt("new connections >= 1.2x nginx's rate", xf(r), None if r is None else r >= 1.2)
+
+    # what the machine allows: the load generator and the backend share the
+    # 2 CPUs with the proxy. With all of them busy, the rate goes as one
+    # over the CPU all parties spend per connection, so 1.2x nginx's rate
+    # needs zproxy's own CPU per connection below this
+    ceiling = []
+    zc, zpeer = g("zproxy", "close", "cpu_us_req"), g("zproxy", "close", "peer_cpu_us_req")
+    nc, npeer = g("nginx", "close", "cpu_us_req"), g("nginx", "close", "peer_cpu_us_req")
+    dr, nr_ = g("direct", "close", "conn_s"), g("nginx", "close", "conn_s")
+    if None not in (zc, zpeer, nc, npeer):
+        need = (nc + npeer) / 1.2 - zpeer
+        ceiling.append(
+            f"- CPU per new connection, all parties: zproxy {zc:.1f} + load generator and backend "
+            f"{zpeer:.1f} = {zc + zpeer:.1f} us; nginx {nc:.1f} + {npeer:.1f} = {nc + npeer:.1f} us "
+            f"({(nc + npeer) / (zc + zpeer):.2f}x). For 1.2x nginx's rate on a CPU-bound machine "
+            f"zproxy would have to spend at most {need:.1f} us per connection "
+            f"({need / nc:.2f}x nginx's {nc:.1f}); it spends {zc:.1f} ({zc / nc:.2f}x).")
+    if None not in (dr, nr_):
+        ceiling.append(
+            f"- The load generator straight at the backend, no proxy at all: {dr:,.0f} conn/s, "
+            f"{dr / nr_:.2f}x nginx's proxied rate (a proxy costing nothing would stay under it).")
+    ceiling_md = "\n".join(ceiling)
     v = g("zproxy", "start", "rss_kb")
     tgt("master + idle worker <= 12 MB RSS", "-" if v is None else f"{v / 1024:.1f} MB",
         None if v is None else v <= 12 * 1024)
@@ -266,6 +300,8 @@ def main():
     if routes_table:
         md += f"\nRoute table (zproxy only, 13 B keep-alive, /api/v1/target/42/items):\n\n{routes_table}\n"
     md += "\n" + targets_table + "\n"
+    if ceiling_md:
+        md += "\nNew connections, what the machine allows:\n\n" + ceiling_md + "\n"
     if breakdown_md:
         md += "\n## Syscalls per request\n" + breakdown_md + "\n"
     open(a.out + ".md", "w").write(md)

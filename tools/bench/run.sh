@@ -83,7 +83,7 @@ die() { log "error: $*"; exit 1; }
 
 # ---------------------------------------------------------------- packages
 need_pkgs=()
-for p in nginx haproxy wrk strace gnuplot-nox procps jq python3 make gcc; do
+for p in nginx haproxy wrk strace gnuplot-nox procps iproute2 jq python3 make gcc; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -323,19 +323,29 @@ run_wrk() { # rep name scenario path
     log "rep $rep $sc $name: $rps req/s, p50 ${p50} ms, p99 ${p99} ms, $(cpu_us_per "$c0" "$c1" "$reqs") us CPU/req"
 }
 
+# A new connection per request. Besides the proxy's CPU, the CPU of the
+# load generator and of the backend is recorded: on 2 cores they share the
+# machine with the proxy, and loopback TCP charges much of one side's work
+# to the other. "direct" (the load straight at the backend, no proxy) is
+# the ceiling any proxy's rate stays under here.
 run_close() { # rep name
-    local rep=$1 name=$2 m=${MASTER[$2]} out c0 c1 n
+    local rep=$1 name=$2 port m out c0 c1 b0 b1 n
+    if [ "$name" = direct ]; then port=$BACKEND_PORT; m=""; else port=${PORT[$name]}; m=${MASTER[$name]}; fi
     out="$T/out/close-$name-$rep.json"
-    c0=$(cpu_ticks "$m")
-    "$ZBENCH" --port "${PORT[$name]}" --close --concurrency 64 --duration "$DUR" --json >"$out" 2>"$out.err"
-    c1=$(cpu_ticks "$m")
+    c0=$([ -n "$m" ] && cpu_ticks "$m" || echo 0)
+    b0=$(cpu_ticks "$BACKEND_PID")
+    "$ZBENCH" --port "$port" --close --concurrency 64 --duration "$DUR" --json >"$out" 2>"$out.err"
+    c1=$([ -n "$m" ] && cpu_ticks "$m" || echo 0)
+    b1=$(cpu_ticks "$BACKEND_PID")
     n=$(jq -r '.responses // 0' "$out" 2>/dev/null)
     [ -n "$n" ] && [ "$n" != 0 ] || { log "warning: $name close: no result"; cat "$out.err" >&2; return; }
     rec "$rep" "$name" close rps "$(jq -r '.requests_per_s' "$out")"
     rec "$rep" "$name" close conn_s "$(jq -r '.connections_per_s' "$out")"
     rec "$rep" "$name" close p50_ms "$(jq -r '.latency_us.p50 / 1000' "$out")"
     rec "$rep" "$name" close p99_ms "$(jq -r '.latency_us.p99 / 1000' "$out")"
-    rec "$rep" "$name" close cpu_us_req "$(cpu_us_per "$c0" "$c1" "$n")"
+    [ -n "$m" ] && rec "$rep" "$name" close cpu_us_req "$(cpu_us_per "$c0" "$c1" "$n")"
+    rec "$rep" "$name" close peer_cpu_us_req "$(jq -r --arg b "$(cpu_us_per "$b0" "$b1" "$n")" \
+        '(.cpu_s.user + .cpu_s.system) * 1e6 / .responses + ($b | tonumber)' "$out")"
     rec "$rep" "$name" close errors "$(jq -r '.requests - .ok' "$out")"
     log "rep $rep close $name: $(jq -r '.connections_per_s' "$out") conn/s, $(cpu_us_per "$c0" "$c1" "$n") us CPU/req"
     sleep 1 # let the TIME_WAIT burst and the closes settle
@@ -449,8 +459,15 @@ run_syscalls() { # name label path requests [zproxy-bench flags]
         pp=$!
         BG_PIDS+=("$pp")
         sleep 0.5
-        "$ZBENCH" --port "${PORT[$name]}" --path "$path" --requests "$n" --concurrency 64 $flags --json \
-            >"$T/out/perf-$name-$label.json" 2>&1
+    fi
+    # TCP segments sent on the machine (every party, both hops) during the
+    # run: other traffic on the machine adds to it, so run it quiet
+    NSTAT_HISTORY="$T/nstat.hist" nstat -n 2>/dev/null
+    "$ZBENCH" --port "${PORT[$name]}" --path "$path" --requests "$n" --concurrency 64 $flags --json \
+        >"$T/out/perf-$name-$label.json" 2>&1
+    NSTAT_HISTORY="$T/nstat.hist" nstat -z TcpOutSegs 2>/dev/null |
+        awk '$1 == "TcpOutSegs" {print $2}' >"$T/out/segs-$name-$label.n"
+    if [ "$HAVE_PERF" = 1 ]; then
         sleep 0.3
         kill -INT "$pp" 2>/dev/null
         wait "$pp" 2>/dev/null
@@ -479,6 +496,7 @@ STAMP=$(date +%Y-%m-%d-%H%M)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 "$T/backend" --port 0 >"$T/backend.out" 2>&1 &
+BACKEND_PID=$!
 BG_PIDS+=($!)
 for _ in $(seq 50); do grep -q '^ready' "$T/backend.out" && break; sleep 0.1; done
 BACKEND_PORT=$(awk '/^ready/{print $2}' "$T/backend.out")
@@ -508,7 +526,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
     log "rep $rep/$REPS, order: ${order[*]}"
     if want ka13; then for p in "${order[@]}"; do run_wrk "$rep" "$p" ka13 /; sleep 0.5; done; fi
     if want ka100k; then for p in "${order[@]}"; do run_wrk "$rep" "$p" ka100k /big; sleep 0.5; done; fi
-    if want close; then for p in "${order[@]}"; do run_close "$rep" "$p"; done; fi
+    if want close; then for p in "${order[@]}" direct; do run_close "$rep" "$p"; done; fi
     if want idle; then for p in "${order[@]}"; do run_idle "$rep" "$p"; done; fi
     if want idle36k; then
         for p in "${order[@]}"; do [ "$p" = haproxy ] || run_idle36k "$rep" "$p"; done
