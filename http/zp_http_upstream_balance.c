@@ -291,6 +291,13 @@ zp_http_upstream_free_peer(zp_http_upstream_group_t *g, zp_http_upstream_peer_t 
         return;
     }
 
+    /* as nginx: a lone server (no other, no backup) is never taken out,
+     * leaving it out would only turn every request into a 502 for
+     * fail_timeout, with nothing else to try */
+    if (g->peers.nelts == 1 && g->backups.nelts == 0) {
+        return;
+    }
+
     now = zp_current_msec;
 
     if (p->fails && (p->max_fails == 0 || p->fails < p->max_fails) &&

@@ -562,6 +562,36 @@ START_TEST(test_proxy_passive_health)
 END_TEST
 
 
+/* A lone server is never taken out (as nginx): once it is back, the very
+ * next request reaches it, not a 502 for fail_timeout. */
+START_TEST(test_proxy_single_server_kept)
+{
+    char      up[256];
+    int       i, port = zpt_free_port();
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    ck_assert(r != NULL);
+    snprintf(up, sizeof(up),
+             "upstream users { server 127.0.0.1:%d max_fails=1 fail_timeout=60s; }", port);
+    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+
+    for (i = 0; i < 3; i++) {
+        get(srv.port, "/", r);
+        ck_assert_int_eq(r->status, 502);
+    }
+
+    ck_assert_int_eq(zpt_backend_start(&a, "A", port), port);
+    get(srv.port, "/", r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_int_eq(zpt_count_lines(srv.error_log, "temporarily disabled"), 0);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
 /* hash $arg_user consistent: a user sticks to one peer; users spread. */
 START_TEST(test_proxy_hash_sticky)
 {
@@ -1365,6 +1395,7 @@ proxy_suite(void)
     tcase_add_test(tc, test_proxy_backup);
     tcase_add_test(tc, test_proxy_dead_server_skipped);
     tcase_add_test(tc, test_proxy_passive_health);
+    tcase_add_test(tc, test_proxy_single_server_kept);
     tcase_add_test(tc, test_proxy_hash_sticky);
     tcase_add_test(tc, test_proxy_next_upstream_status);
     tcase_add_test(tc, test_proxy_all_dead_502);

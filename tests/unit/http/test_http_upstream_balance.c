@@ -842,8 +842,10 @@ START_TEST(test_fail_timeout_trial)
     zp_http_upstream_peer_t  *p, *a;
     zp_http_upstream_group_t *g;
 
+    /* a second server, down: a lone one is never taken out (see below) */
     pool = zpt_create_pool(4096);
-    g    = zpt_group(pool, ZP_HTTP_UPSTREAM_RR, 1, NULL, 0);
+    g    = zpt_group(pool, ZP_HTTP_UPSTREAM_RR, 2, NULL, 0);
+    zpt_peer(g, 1)->down = 1;
     ck_assert_int_eq(zp_http_upstream_init(pool, g, zpt_log), ZP_OK);
     a = zpt_peer(g, 0);
 
@@ -889,6 +891,36 @@ START_TEST(test_fail_timeout_trial)
 END_TEST
 
 
+/* As nginx: one server and no backup is never taken out, whatever fails. */
+START_TEST(test_single_server_kept)
+{
+    zp_uint_t                 i;
+    zp_pool_t                *pool;
+    zp_http_upstream_peer_t  *a, *p;
+    zp_http_upstream_group_t *g;
+
+    pool = zpt_create_pool(4096);
+    g    = zpt_group(pool, ZP_HTTP_UPSTREAM_RR, 1, NULL, 0);
+    ck_assert_int_eq(zp_http_upstream_init(pool, g, zpt_log), ZP_OK);
+    a = zpt_peer(g, 0);
+
+    for (i = 0; i < 5; i++) {
+        p = zp_http_upstream_get_peer(g, NULL, NULL);
+        ck_assert_ptr_eq(p, a);
+        zp_http_upstream_free_peer(g, p, 1);
+        ck_assert_uint_eq(a->conns, 0);
+        ck_assert_uint_eq(a->fails, 0);
+    }
+
+    /* configured down, it is down all the same */
+    a->down = 1;
+    ck_assert_ptr_null(zp_http_upstream_get_peer(g, NULL, NULL));
+
+    zp_destroy_pool(pool);
+}
+END_TEST
+
+
 START_TEST(test_max_fails)
 {
     zp_uint_t                 i;
@@ -897,7 +929,8 @@ START_TEST(test_max_fails)
     zp_http_upstream_group_t *g;
 
     pool            = zpt_create_pool(4096);
-    g               = zpt_group(pool, ZP_HTTP_UPSTREAM_RR, 1, NULL, 0);
+    g               = zpt_group(pool, ZP_HTTP_UPSTREAM_RR, 2, NULL, 0);
+    zpt_peer(g, 1)->down = 1;
     a               = zpt_peer(g, 0);
     a->max_fails    = 3;
     a->fail_timeout = 5000;
@@ -1132,6 +1165,7 @@ zpt_upstream_balance_suite(void)
     tcase_add_checked_fixture(tc, zpt_setup, NULL);
     tcase_add_test(tc, test_fail_timeout_trial);
     tcase_add_test(tc, test_max_fails);
+    tcase_add_test(tc, test_single_server_kept);
     tcase_add_test(tc, test_fail_spreads_load);
     suite_add_tcase(s, tc);
 
