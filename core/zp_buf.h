@@ -45,8 +45,12 @@ struct zp_buf_s {
     unsigned last_in_chain : 1; /* end of this (sub)request's part */
     unsigned last_shadow : 1;
     unsigned temp_file : 1;
+    /* the bytes wait in a pipe (fd pipe), file_last - file_pos of them:
+     * the HTTP/1 writer splices them to the socket without a copy */
+    unsigned in_pipe : 1;
 
     int num;
+    int pipe;
 };
 
 struct zp_chain_s {

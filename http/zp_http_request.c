@@ -798,7 +798,8 @@ zp_http_write_body_filter(zp_http_request_t *r, zp_chain_t *in)
     }
 
     for (cl = in; cl; cl = cl->next) {
-        r->body_bytes_sent += cl->buf->last - cl->buf->pos;
+        r->body_bytes_sent += cl->buf->in_pipe ? cl->buf->file_last - cl->buf->file_pos
+                                               : cl->buf->last - cl->buf->pos;
     }
 
     return r->proto->send_body(r, in);

@@ -81,6 +81,8 @@ typedef struct {
      * ZP_ERROR (r->status may say why: 413 for a chunked body over
      * client_max_body_size, 400 for a bad chunk) */
     ssize_t  (*read_body)(zp_http_request_t *r, u_char *buf, size_t size);
+    /* send_body takes in_pipe bufs (zp_buf.h) on a plain socket */
+    unsigned   splice:1;
 } zp_http_proto_t;
 
 typedef void (*zp_http_event_handler_pt)(zp_http_request_t *r);

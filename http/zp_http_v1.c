@@ -79,6 +79,7 @@ static zp_http_proto_t zp_http_v1_proto = {
     zp_http_v1_finalize,
     zp_http_v1_discard_body,
     zp_http_v1_read_body,
+    1,
 };
 
 
@@ -777,14 +778,16 @@ zp_http_v1_link(zp_http_request_t *r, zp_http_v1_ctx_t *ctx)
 }
 
 
-static zp_int_t
+/* Appends a link for data (a chunk-size line when data is NULL); the
+ * link, or NULL when out of memory. */
+static zp_chain_t *
 zp_http_v1_append(zp_http_request_t *r, zp_chain_t ***last, u_char *data, size_t len)
 {
     zp_chain_t *cl;
 
     cl = zp_http_v1_link(r, r->connection->data);
     if (cl == NULL) {
-        return ZP_ERROR;
+        return NULL;
     }
 
     if (data == NULL) {
@@ -797,21 +800,22 @@ zp_http_v1_append(zp_http_request_t *r, zp_chain_t ***last, u_char *data, size_t
     cl->buf->last = cl->buf->end = data + len;
     **last = cl;
     *last  = &cl->next;
-    return ZP_OK;
+    return cl;
 }
 
 
 static zp_int_t
 zp_http_v1_send_body(zp_http_request_t *r, zp_chain_t *in)
 {
-    zp_chain_t       **last, *cl;
+    zp_chain_t       **last, *cl, *link;
     zp_http_v1_ctx_t  *ctx = r->connection->data;
     zp_uint_t          last_buf = 0;
 
     for (last = &ctx->out; *last; last = &(*last)->next) { /* void */ }
 
     for (cl = in; cl; cl = cl->next) {
-        size_t n = cl->buf->last - cl->buf->pos;
+        size_t n = cl->buf->in_pipe ? (size_t) (cl->buf->file_last - cl->buf->file_pos)
+                                    : (size_t) (cl->buf->last - cl->buf->pos);
 
         if (cl->buf->last_buf) {
             last_buf = 1;
@@ -821,22 +825,35 @@ zp_http_v1_send_body(zp_http_request_t *r, zp_chain_t *in)
             continue;
         }
 
-        if (ctx->chunked_out && zp_http_v1_append(r, &last, NULL, n) != ZP_OK) {
+        if (ctx->chunked_out && zp_http_v1_append(r, &last, NULL, n) == NULL) {
             return ZP_ERROR;
         }
 
-        if (zp_http_v1_append(r, &last, cl->buf->pos, n) != ZP_OK) {
-            return ZP_ERROR;
-        }
-        cl->buf->pos = cl->buf->last;
+        if (cl->buf->in_pipe) {
+            link = zp_http_v1_append(r, &last, (u_char *) "", 0);
+            if (link == NULL) {
+                return ZP_ERROR;
+            }
+            link->buf->memory    = 0;
+            link->buf->in_pipe   = 1;
+            link->buf->pipe      = cl->buf->pipe;
+            link->buf->file_last = (off_t) n;
+            cl->buf->file_pos    = cl->buf->file_last;
 
-        if (ctx->chunked_out && zp_http_v1_append(r, &last, (u_char *) CRLF, 2) != ZP_OK) {
+        } else {
+            if (zp_http_v1_append(r, &last, cl->buf->pos, n) == NULL) {
+                return ZP_ERROR;
+            }
+            cl->buf->pos = cl->buf->last;
+        }
+
+        if (ctx->chunked_out && zp_http_v1_append(r, &last, (u_char *) CRLF, 2) == NULL) {
             return ZP_ERROR;
         }
     }
 
     if (last_buf && ctx->chunked_out
-        && zp_http_v1_append(r, &last, (u_char *) "0\r\n\r\n", 5) != ZP_OK) {
+        && zp_http_v1_append(r, &last, (u_char *) "0\r\n\r\n", 5) == NULL) {
         return ZP_ERROR;
     }
 
@@ -855,13 +872,56 @@ zp_http_v1_send_body(zp_http_request_t *r, zp_chain_t *in)
 }
 
 
-/* Writes ctx->out with writev; ZP_OK when all is out, ZP_AGAIN when the
- * socket is full (the writer continues), ZP_ERROR. */
+/*
+ * Moves a pipe's bytes to the socket: the pages go from the pipe into
+ * the socket's queue, no copy through user space (the proxy fills the
+ * pipe from the upstream socket the same way). Bytes written, ZP_AGAIN
+ * or ZP_ERROR, as c->writev.
+ */
+static ssize_t
+zp_http_v1_splice(zp_connection_t *c, zp_buf_t *b)
+{
+    ssize_t  n;
+    unsigned flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+
+    if (c->fin_follows) {
+        flags |= SPLICE_F_MORE; /* as MSG_MORE in zp_unix_writev() */
+    }
+
+    for (;;) {
+        n = splice(b->pipe, NULL, c->fd, NULL, (size_t) (b->file_last - b->file_pos), flags);
+
+        if (n > 0) {
+            return n;
+        }
+
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->write->ready = 0;
+            return ZP_AGAIN;
+        }
+
+        c->write->error = 1;
+        if (n == -1 && errno != EPIPE && errno != ECONNRESET) {
+            zp_log_error(ZP_LOG_INFO, c->log, errno, "splice() to the client failed");
+        }
+        return ZP_ERROR;
+    }
+}
+
+
+/* Writes ctx->out with writev (and splice for in_pipe links); ZP_OK when
+ * all is out, ZP_AGAIN when the socket is full (the writer continues),
+ * ZP_ERROR. */
 static zp_int_t
 zp_http_v1_flush(zp_connection_t *c)
 {
     int               n;
     ssize_t           sent;
+    zp_uint_t         piped;
     zp_chain_t       *cl;
     struct iovec      iov[ZP_HTTP_V1_IOVS];
     zp_http_v1_ctx_t *ctx = c->data;
@@ -869,6 +929,9 @@ zp_http_v1_flush(zp_connection_t *c)
     while (ctx->out) {
         n = 0;
         for (cl = ctx->out; cl && n < ZP_HTTP_V1_IOVS; cl = cl->next) {
+            if (cl->buf->in_pipe) {
+                break;
+            }
             if (cl->buf->last == cl->buf->pos) {
                 continue;
             }
@@ -877,12 +940,14 @@ zp_http_v1_flush(zp_connection_t *c)
             n++;
         }
 
-        if (n == 0) {
+        if (n == 0 && cl == NULL) {
             ctx->out = NULL;
             break;
         }
 
-        sent = c->writev(c, iov, n);
+        /* memory first; a pipe's bytes when they are next in line */
+        piped = (n == 0);
+        sent  = piped ? zp_http_v1_splice(c, cl->buf) : c->writev(c, iov, n);
 
         if (sent == ZP_AGAIN) {
             c->write->handler = zp_http_v1_writer;
@@ -900,12 +965,26 @@ zp_http_v1_flush(zp_connection_t *c)
         /* written links go to the free list, a partly written one stays */
         while (ctx->out) {
             cl = ctx->out;
-            n  = (int) zp_min((size_t) sent, (size_t) (cl->buf->last - cl->buf->pos));
-            cl->buf->pos += n;
-            sent -= n;
 
-            if (cl->buf->pos < cl->buf->last) {
-                break;
+            if (cl->buf->in_pipe) {
+                if (!piped) {
+                    break; /* the writev stopped before it */
+                }
+                cl->buf->file_pos += sent;
+                if (cl->buf->file_pos < cl->buf->file_last) {
+                    break;
+                }
+                sent  = 0;
+                piped = 0;
+
+            } else {
+                n = (int) zp_min((size_t) sent, (size_t) (cl->buf->last - cl->buf->pos));
+                cl->buf->pos += n;
+                sent -= n;
+
+                if (cl->buf->pos < cl->buf->last) {
+                    break;
+                }
             }
 
             ctx->out  = cl->next;

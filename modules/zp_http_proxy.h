@@ -24,6 +24,9 @@
 
 #define ZP_HTTP_PROXY_BODY_BUF      16384 /* request body buffer */
 #define ZP_HTTP_PROXY_RESP_BUF      32768 /* response body buffer */
+/* a Content-Length body with more than this still to come goes through a
+ * pipe (splice) when both sockets are plain */
+#define ZP_HTTP_PROXY_SPLICE_MIN    16384
 
 #define ZP_HTTP_PROXY_CHUNK_HDR     18    /* "%x\r\n" of a size_t */
 #define ZP_HTTP_PROXY_CHUNK_RESERVE (ZP_HTTP_PROXY_CHUNK_HDR + 2 + 5)
@@ -223,6 +226,10 @@ typedef struct {
     unsigned                  last_timeout:1;
     unsigned                  finished:1;
     unsigned                  has_cl:1;
+    unsigned                  splice:1;         /* the body goes by pipe */
+
+    int                       pipe[2];          /* when splice: read, write end */
+    size_t                    pipe_size;        /* what it holds */
 } zp_http_proxy_ctx_t;
 
 extern zp_module_t zp_http_proxy_module;

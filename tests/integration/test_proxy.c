@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -945,6 +946,108 @@ START_TEST(test_proxy_download_100mb_bounded_memory)
 END_TEST
 
 
+/* The pipe ends a process holds (/proc/<pid>/fd links to "pipe:[...]"). */
+static int
+pipe_count(pid_t pid)
+{
+    int            n = 0;
+    char           path[64], link[ZPT_PATH_MAX], target[64];
+    ssize_t        len;
+    DIR           *d;
+    struct dirent *e;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+    d = opendir(path);
+    if (d == NULL) {
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
+        len = readlink(link, target, sizeof(target) - 1);
+        if (len > 0) {
+            target[len] = '\0';
+            n += strncmp(target, "pipe:", 5) == 0;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+
+/*
+ * A large Content-Length body between plain sockets goes through a pipe
+ * (splice): seen as one more pipe in the worker while a slow client reads,
+ * whole and byte for byte, and gone with the response. A chunked body is
+ * copied as before: no pipe.
+ */
+START_TEST(test_proxy_splice_body)
+{
+    char      up[512], req[128];
+    size_t    len = 104857600, i;
+    uint64_t  h = FNV_INIT;
+    int       fd, base, n = 0;
+    long long end;
+    pid_t     w[1];
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+    unsigned char chunk[PATTERN_LEN * 1024];
+
+    ck_assert(r != NULL);
+    for (i = 0; i < sizeof(chunk); i++) {
+        chunk[i] = PATTERN[i % PATTERN_LEN];
+    }
+    for (i = 0; i + sizeof(chunk) <= len; i += sizeof(chunk)) {
+        h = fnv1a64(h, chunk, sizeof(chunk));
+    }
+    h = fnv1a64(h, chunk, len - i);
+
+    zpt_backend_start(&a, "A", 0);
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
+    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+    ck_assert(zpt_wait_workers(srv.pid, 1, NULL, 0, w, zpt_wait_ms()));
+    base = pipe_count(w[0]);
+    ck_assert_int_ge(base, 0);
+
+    for (i = 0; i < 2; i++) {
+        /* 100 MB: more than the socket buffers on both sides hold */
+        fd = zpt_connect(srv.port);
+        ck_assert(fd >= 0);
+        snprintf(req, sizeof(req), "GET /%s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                 i == 0 ? "size/104857600" : "chunked/10000000");
+        send_all(fd, req, strlen(req));
+
+        /* not reading yet: the worker waits for the client, mid-body */
+        end = zpt_now_ms() + zpt_wait_ms();
+        do {
+            zpt_msleep(50);
+            n = pipe_count(w[0]) - base;
+        } while (i == 0 && n < 2 && zpt_now_ms() < end);
+        ck_assert_msg(n == (i == 0 ? 2 : 0), "%s: the worker holds %d more pipe ends",
+                      i == 0 ? "Content-Length body" : "chunked body", n);
+
+        read_resp(fd, r);
+        close(fd);
+        ck_assert_int_eq(r->status, 200);
+        if (i == 0) {
+            ck_assert_uint_eq(r->received, len);
+            ck_assert_msg(r->hash == h, "the spliced body differs");
+        } else {
+            ck_assert_uint_ge(r->received, 10000000); /* with its framing */
+        }
+    }
+
+    end = zpt_now_ms() + zpt_wait_ms();
+    while ((n = pipe_count(w[0]) - base) > 0 && zpt_now_ms() < end) {
+        zpt_msleep(50);
+    }
+    ck_assert_msg(n == 0, "%d pipe ends left after the responses", n);
+
+    free(r);
+    zpt_teardown();
+}
+END_TEST
+
+
 START_TEST(test_proxy_chunked_relay)
 {
     char      up[512], buf[256];
@@ -1396,6 +1499,7 @@ proxy_suite(void)
     tcase_add_test(tc, test_proxy_dead_server_skipped);
     tcase_add_test(tc, test_proxy_passive_health);
     tcase_add_test(tc, test_proxy_single_server_kept);
+    tcase_add_test(tc, test_proxy_splice_body);
     tcase_add_test(tc, test_proxy_hash_sticky);
     tcase_add_test(tc, test_proxy_next_upstream_status);
     tcase_add_test(tc, test_proxy_all_dead_502);
