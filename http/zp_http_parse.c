@@ -1425,3 +1425,146 @@ invalid:
 
     return ZP_ERROR;
 }
+
+
+static u_char *
+zp_http_te_ows(u_char *p, u_char *last)
+{
+    while (p < last && zp_http_is_ws(*p)) {
+        p++;
+    }
+
+    return p;
+}
+
+
+/* a token or a quoted-string (RFC 9110 §5.6.4) from p; NULL if neither */
+static u_char *
+zp_http_te_param_value(u_char *p, u_char *last)
+{
+    u_char *start = p;
+
+    if (p == last || *p != '"') {
+        while (p < last && zp_http_is(*p, TCHAR)) {
+            p++;
+        }
+        return p > start ? p : NULL;
+    }
+
+    for (p++; p < last; p++) {
+        if (*p == '"') {
+            return p + 1;
+        }
+
+        if (*p == '\\') {
+            if (++p == last) {
+                return NULL;
+            }
+        }
+
+        if (!zp_http_is(*p, VCHAR) && !zp_http_is_ws(*p)) {
+            return NULL;
+        }
+    }
+
+    return NULL; /* no closing quote */
+}
+
+
+zp_int_t
+zp_http_parse_te(zp_http_te_t *te, u_char *p, size_t len)
+{
+    u_char   *last, *name, *pname, *pname_end, *value, *value_end;
+    size_t    n;
+    zp_uint_t found, keep;
+
+    last  = p + len;
+    found = 0;
+
+    for (;;) {
+        /* OWS and empty list elements (RFC 9110 §5.6.1) */
+        while (p < last && (zp_http_is_ws(*p) || *p == ',')) {
+            p++;
+        }
+
+        if (p == last) {
+            break;
+        }
+
+        name = p;
+        while (p < last && zp_http_is(*p, TCHAR)) {
+            p++;
+        }
+        n = p - name;
+
+        if (n == 0 || te->chunked) {
+            /* not a token, or a coding after chunked */
+            return ZP_ERROR;
+        }
+
+        found = 1;
+        te->codings++;
+        te->chunked = n == 7 && zp_strncasecmp(name, (u_char *) "chunked", 7) == 0;
+        keep = !te->chunked && !(n == 8 && zp_strncasecmp(name, (u_char *) "identity", 8) == 0);
+
+        if (keep) {
+            if (te->out_len) {
+                te->out[te->out_len++] = ',';
+                te->out[te->out_len++] = ' ';
+            }
+            zp_memcpy(te->out + te->out_len, name, n);
+            te->out_len += n;
+        }
+
+        /* parameters: *( OWS ";" OWS [ token [ BWS "=" BWS value ] ] ); an
+         * empty one ("gzip ;") is let through, as clients send it */
+        for (;;) {
+            p = zp_http_te_ows(p, last);
+            if (p == last || *p != ';') {
+                break;
+            }
+
+            pname = zp_http_te_ows(p + 1, last);
+            for (p = pname; p < last && zp_http_is(*p, TCHAR); p++) {
+                /* void */
+            }
+
+            if (p == pname) {
+                continue;
+            }
+
+            pname_end = p;
+            value     = NULL;
+            value_end = NULL;
+            p         = zp_http_te_ows(p, last);
+
+            if (p < last && *p == '=') {
+                value     = zp_http_te_ows(p + 1, last);
+                value_end = zp_http_te_param_value(value, last);
+                if (value_end == NULL) {
+                    return ZP_ERROR;
+                }
+                p = value_end;
+            }
+
+            if (keep) {
+                te->out[te->out_len++] = ';';
+                zp_memcpy(te->out + te->out_len, pname, pname_end - pname);
+                te->out_len += pname_end - pname;
+
+                if (value) {
+                    te->out[te->out_len++] = '=';
+                    zp_memcpy(te->out + te->out_len, value, value_end - value);
+                    te->out_len += value_end - value;
+                }
+            }
+        }
+
+        if (p < last && *p != ',') {
+            return ZP_ERROR;
+        }
+    }
+
+    /* a field line of no coding at all ("Transfer-Encoding: ,") */
+    return found ? ZP_OK : ZP_ERROR;
+}

@@ -206,6 +206,28 @@ typedef struct {
  */
 zp_int_t zp_http_parse_status_line(zp_http_status_t *st, zp_buf_t *b);
 
+/*
+ * Transfer-Encoding (RFC 9112 §6.1): the field lines of a message form one
+ * list (RFC 9110 §5.3). Zero te, point te->out at room for twice the total
+ * length of the values plus two bytes per field line, and call
+ * zp_http_parse_te() for each value in order. Each list element is a
+ * token with optional parameters (";" name ["=" token / quoted-string]; an
+ * empty one is let through); empty elements are skipped. Returns ZP_ERROR
+ * for a byte outside that syntax, a field of no coding at all, or a
+ * coding after "chunked" (chunked twice, or not last). After the last
+ * field, te->chunked says whether the list ends in chunked, and te->out
+ * holds the other codings, identity left out, as "gzip, x;p=v" (no
+ * whitespace, parameters as sent) to pass on before chunked.
+ */
+typedef struct {
+    u_char   *out;
+    size_t    out_len;
+    zp_uint_t codings;     /* codings seen, identity and chunked included */
+    unsigned  chunked : 1; /* the last coding so far is chunked */
+} zp_http_te_t;
+
+zp_int_t zp_http_parse_te(zp_http_te_t *te, u_char *value, size_t len);
+
 /* "GET" ... for one ZP_HTTP_ method bit, "UNKNOWN" otherwise. */
 const char *zp_http_method_name(zp_uint_t method);
 

@@ -44,6 +44,8 @@ typedef struct {
 
     zp_str_t        server;            /* host without port, lower-case */
     off_t           content_length_n;  /* -1: none */
+    /* chunked: the codings before it, to pass on ("gzip, x;p=v"), or "" */
+    zp_str_t        transfer_codings;
 
     unsigned        chunked:1;
     unsigned        connection_close:1;

@@ -429,7 +429,7 @@ zp_http_proxy_create_request(zp_http_proxy_ctx_t *u)
 
     len = r->method_name.len + 1 + target.len + sizeof(" HTTP/1.1\r\n") - 1
           + sizeof("Content-Length: \r\n") - 1 + ZP_OFF_T_LEN
-          + sizeof("Transfer-Encoding: chunked\r\n") - 1
+          + sizeof("Transfer-Encoding: , chunked\r\n") - 1 + r->headers_in.transfer_codings.len
           + sizeof("Connection: keep-alive\r\n") - 1 + 2;
 
     pr = pairs.elts;
@@ -448,7 +448,11 @@ zp_http_proxy_create_request(zp_http_proxy_ctx_t *u)
         p = zp_sprintf(p, "%V: %V\r\n", &pr[i].name, &pr[i].value);
     }
 
-    if (r->headers_in.chunked) {
+    if (r->headers_in.chunked && r->headers_in.transfer_codings.len) {
+        /* the client's codings, passed on as HAProxy does: the body is
+         * still framed by our own chunked encoding, never decoded */
+        p = zp_sprintf(p, "Transfer-Encoding: %V, chunked\r\n", &r->headers_in.transfer_codings);
+    } else if (r->headers_in.chunked) {
         p = zp_cpymem(p, "Transfer-Encoding: chunked\r\n", 28);
     } else if (r->headers_in.content_length_n > 0 || r->headers_in.content_length) {
         p = zp_sprintf(p, "Content-Length: %O\r\n", r->headers_in.content_length_n);

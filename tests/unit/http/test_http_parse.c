@@ -1135,6 +1135,131 @@ START_TEST(test_every_byte)
 END_TEST
 
 
+/* ---- fields: zp_http_parse_te ---------------------------------------- */
+
+/* The field values of one message, separated by '|', through
+ * zp_http_parse_te(): rc, then the codings to pass on and whether the
+ * list ends in chunked. */
+static zp_int_t
+zpt_te(const char *fields, char *out, size_t size, unsigned *chunked)
+{
+    u_char       room[512], *v, *bar;
+    size_t       len;
+    zp_int_t     rc;
+    zp_http_te_t te;
+    char        *copy, *p;
+
+    copy = strdup(fields);
+    ck_assert_ptr_nonnull(copy);
+    memset(&te, 0, sizeof(te));
+    te.out = room;
+    rc     = ZP_OK;
+
+    for (p = copy; rc == ZP_OK; p = (char *)bar + 1) {
+        bar = (u_char *)strchr(p, '|');
+        len = bar ? (size_t)((char *)bar - p) : strlen(p);
+        ck_assert_uint_le(3 * len + 2, sizeof(room) - te.out_len);
+
+        /* an exact-size copy, so ASan sees a read past the value */
+        v = malloc(len ? len : 1);
+        ck_assert_ptr_nonnull(v);
+        memcpy(v, p, len);
+        rc = zp_http_parse_te(&te, v, len);
+        free(v);
+
+        if (bar == NULL) {
+            break;
+        }
+    }
+
+    free(copy);
+    ck_assert_uint_lt(te.out_len, size);
+    memcpy(out, te.out, te.out_len);
+    out[te.out_len] = '\0';
+    *chunked        = te.chunked;
+
+    return rc;
+}
+
+
+#define ZPT_TE_OK(fields, want_out, want_chunked)                                                  \
+    do {                                                                                           \
+        char     out_[512];                                                                        \
+        unsigned ch_;                                                                              \
+        zp_int_t rc_ = zpt_te(fields, out_, sizeof(out_), &ch_);                                   \
+        ck_assert_msg(rc_ == ZP_OK, "\"%s\": rc %d", fields, (int)rc_);                            \
+        ck_assert_msg(strcmp(out_, want_out) == 0, "\"%s\": \"%s\", want \"%s\"", fields, out_,    \
+                      want_out);                                                                   \
+        ck_assert_msg(ch_ == (want_chunked), "\"%s\": chunked %u", fields, ch_);                   \
+    } while (0)
+
+#define ZPT_TE_BAD(fields)                                                                         \
+    do {                                                                                           \
+        char     out_[512];                                                                        \
+        unsigned ch_;                                                                              \
+        ck_assert_msg(zpt_te(fields, out_, sizeof(out_), &ch_) == ZP_ERROR, "\"%s\" accepted",     \
+                      fields);                                                                     \
+    } while (0)
+
+
+START_TEST(test_te)
+{
+    ZPT_TE_OK("chunked", "", 1);
+    ZPT_TE_OK("Chunked", "", 1);
+    ZPT_TE_OK(" \tchunked \t", "", 1);
+    ZPT_TE_OK("gzip, chunked", "gzip", 1);
+    ZPT_TE_OK("gzip,chunked", "gzip", 1);
+    ZPT_TE_OK("gzip , deflate , \tidentity\t, compress\t, chunked", "gzip, deflate, compress", 1);
+    ZPT_TE_OK("deflate, identity, chunked", "deflate", 1);
+    ZPT_TE_OK("gzip|deflate|identity|compress|chunked", "gzip, deflate, compress", 1);
+    ZPT_TE_OK("   gzip   ;   |deflate\t\t;\t\t|\t\t\t\tchunked;custom_param;\t\t\t\t", "gzip, deflate",
+              1);
+    ZPT_TE_OK("chunked;custom_param", "", 1);
+    ZPT_TE_OK("chunked ; a=b ; c = \"d,e\"", "", 1);
+    ZPT_TE_OK("x;a=1;b=\"q \\\" ,;\", chunked", "x;a=1;b=\"q \\\" ,;\"", 1);
+    ZPT_TE_OK("x ; flag, y;p = v, chunked", "x;flag, y;p=v", 1);
+    ZPT_TE_OK(", , gzip, , chunked, ,", "gzip", 1);
+    ZPT_TE_OK("identity, chunked", "", 1);
+
+    /* well-formed, but not ending in chunked: for the caller to refuse */
+    ZPT_TE_OK("gzip", "gzip", 0);
+    ZPT_TE_OK("identity", "", 0);
+    ZPT_TE_OK("xchunked", "xchunked", 0);
+    ZPT_TE_OK("chunk", "chunk", 0);
+    ZPT_TE_OK("gzip; chunked", "gzip;chunked", 0); /* a parameter named chunked */
+
+    /* chunked not last, or twice */
+    ZPT_TE_BAD("chunked, gzip");
+    ZPT_TE_BAD("chunked, identity");
+    ZPT_TE_BAD("chunked,chunked");
+    ZPT_TE_BAD("chunked|chunked");
+    ZPT_TE_BAD("chunked|cow");
+    ZPT_TE_BAD("chunked;a=b, gzip");
+
+    /* a field of no coding */
+    ZPT_TE_BAD("");
+    ZPT_TE_BAD(" ,\t, ");
+    ZPT_TE_BAD("|chunked");
+    ZPT_TE_BAD("gzip| |chunked");
+
+    /* outside the syntax */
+    ZPT_TE_BAD("chunked\x01");
+    ZPT_TE_BAD("\x01" "chunked");
+    ZPT_TE_BAD("chunked\x80");
+    ZPT_TE_BAD("\xa0" "chunked");
+    ZPT_TE_BAD("gzip chunked");
+    ZPT_TE_BAD("gzip;a=, chunked");
+    ZPT_TE_BAD("gzip;=b, chunked");
+    ZPT_TE_BAD("gzip;a=\"b, chunked");
+    ZPT_TE_BAD("gzip;a=\"b\\");
+    ZPT_TE_BAD("gzip;a=b c, chunked");
+    ZPT_TE_BAD("gzip;a=\"\x01\", chunked");
+    ZPT_TE_BAD("gzip/1, chunked");
+    ZPT_TE_BAD("\"chunked\"");
+}
+END_TEST
+
+
 /* ---- normalize_uri ----------------------------------------------------- */
 
 START_TEST(test_normalize)
@@ -2252,6 +2377,10 @@ zpt_http_parse_suite(void)
     tcase_add_test(tc, test_hdr_single);
     tcase_add_test(tc, test_hdr_invalid);
     tcase_add_test(tc, test_every_byte);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("fields");
+    tcase_add_test(tc, test_te);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("normalize_uri");
