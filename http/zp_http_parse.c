@@ -746,6 +746,7 @@ zp_http_parse_header_line(zp_http_parse_t *rp, zp_buf_t *b)
     enum {
         sw_start = 0,
         sw_name,
+        sw_invalid_name, /* a byte outside tchar was seen: up to the colon */
         sw_space_before_value,
         sw_value,
         sw_almost_done,
@@ -766,6 +767,8 @@ zp_http_parse_header_line(zp_http_parse_t *rp, zp_buf_t *b)
             rp->header_name_end   = NULL;
             rp->header_start      = NULL;
             rp->header_end        = NULL;
+            rp->invalid_name      = 0;
+            rp->ctl_value         = 0;
 
             if (ch == CR) {
                 state = sw_header_almost_done;
@@ -776,10 +779,18 @@ zp_http_parse_header_line(zp_http_parse_t *rp, zp_buf_t *b)
                 goto header_done;
             }
 
-            /* SP or HT first is obs-fold (or whitespace before the first
-             * field, RFC 9112 §2.2); ':' first is an empty name */
             if (!zp_http_is(ch, TCHAR)) {
-                goto invalid;
+                /* SP or HT first is obs-fold (or whitespace before the
+                 * first field, RFC 9112 §2.2); ':' first is an empty name */
+                if (ch == ' ' || ch == '\t' || ch == ':' || ch == '\0') {
+                    goto invalid;
+                }
+
+                rp->invalid_name = 1;
+                hash             = 0;
+                i                = 0;
+                state            = sw_invalid_name;
+                break;
             }
 
             c                     = zp_tolower(ch);
@@ -800,14 +811,33 @@ zp_http_parse_header_line(zp_http_parse_t *rp, zp_buf_t *b)
                 break;
             }
 
-            /* "Transfer-Encoding : chunked" ends here, as does a line
-             * without a colon */
-            if (ch != ':') {
+            if (ch == ':') {
+                rp->header_name_end = p;
+                state               = sw_space_before_value;
+                break;
+            }
+
+            /* "Transfer-Encoding : chunked", "X\x01": for the caller to
+             * drop or refuse; a line without a colon ends here */
+            if (ch == CR || ch == LF || ch == '\0') {
                 goto invalid;
             }
 
-            rp->header_name_end = p;
-            state               = sw_space_before_value;
+            rp->invalid_name = 1;
+            state            = sw_invalid_name;
+            break;
+
+        case sw_invalid_name:
+            if (ch == ':') {
+                rp->header_name_end = p;
+                state               = sw_space_before_value;
+                break;
+            }
+
+            if (ch == CR || ch == LF || ch == '\0') {
+                goto invalid;
+            }
+
             break;
 
         case sw_space_before_value:
@@ -840,7 +870,14 @@ zp_http_parse_header_line(zp_http_parse_t *rp, zp_buf_t *b)
                 goto done;
             }
 
-            goto invalid;
+            if (ch == '\0') {
+                goto invalid;
+            }
+
+            /* another CTL: part of the value, for the caller to judge */
+            rp->ctl_value  = 1;
+            rp->header_end = p + 1;
+            break;
 
         case sw_almost_done:
             if (ch != LF) {
@@ -872,7 +909,11 @@ done:
     rp->header_hash   = hash;
     rp->lowcase_index = i;
 
-    return ZP_OK;
+    if (rp->invalid_name) {
+        return ZP_HTTP_PARSE_INVALID_NAME;
+    }
+
+    return rp->ctl_value ? ZP_HTTP_PARSE_CTL_VALUE : ZP_OK;
 
 header_done:
 
@@ -1424,6 +1465,38 @@ invalid:
     ctx->state = state;
 
     return ZP_ERROR;
+}
+
+
+zp_uint_t
+zp_http_field_acted_on(u_char *name, size_t len)
+{
+    static const zp_str_t names[] = {
+        zp_string("contentlength"), zp_string("transferencoding"), zp_string("host"),
+        zp_string("connection"),    zp_string("upgrade"),          zp_string("expect"),
+        zp_string("te"),            zp_string("trailer"),
+    };
+    u_char    folded[16];
+    size_t    i, n;
+    zp_uint_t k;
+
+    for (i = 0, n = 0; i < len; i++) {
+        if (!zp_http_is(name[i], ALPHA) && !zp_http_is(name[i], DIGIT)) {
+            continue;
+        }
+        if (n == sizeof(folded)) {
+            return 0; /* longer than any of them */
+        }
+        folded[n++] = zp_tolower(name[i]);
+    }
+
+    for (k = 0; k < zp_nelems(names); k++) {
+        if (n == names[k].len && zp_memcmp(folded, names[k].data, n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -65,6 +65,10 @@ typedef struct {
     unsigned asterisk_uri : 1;  /* "OPTIONS *" */
     unsigned authority_uri : 1; /* "CONNECT host:port" */
 
+    /* the header line just parsed (ZP_HTTP_PARSE_INVALID_NAME, _CTL_VALUE) */
+    unsigned invalid_name : 1;
+    unsigned ctl_value : 1;
+
     /* header line */
     u_char   *header_name_start, *header_name_end;
     u_char   *header_start, *header_end;             /* value, OWS trimmed on both sides */
@@ -88,6 +92,9 @@ typedef struct {
 #define ZP_HTTP_PARSE_INVALID_REQUEST 10 /* -> 400 */
 #define ZP_HTTP_PARSE_INVALID_VERSION 11 /* HTTP/2.0, HTTP/3 on a 1.x line -> 505 */
 #define ZP_HTTP_PARSE_INVALID_HEADER  12 /* -> 400 */
+/* complete lines the caller may take or refuse (the fields are set): */
+#define ZP_HTTP_PARSE_INVALID_NAME    14 /* a field name byte outside tchar */
+#define ZP_HTTP_PARSE_CTL_VALUE       15 /* a CTL other than NUL, CR, LF, HT in the value */
 
 /*
  * Parses the request line (RFC 9112 §3) from b->pos. Empty lines before it
@@ -118,11 +125,25 @@ zp_int_t zp_http_parse_request_line(zp_http_parse_t *p, zp_buf_t *b);
 /*
  * Parses one header line from b->pos. Returns ZP_OK (the header fields of
  * p are set, b->pos is after the LF), ZP_HTTP_PARSE_HEADER_DONE (the empty
- * line ending the section, b->pos after it), ZP_AGAIN, or
- * ZP_HTTP_PARSE_INVALID_HEADER for: a name byte outside tchar (including
- * SP/HT before the colon), an empty name, a line starting with SP or HT
- * (obs-fold), a CTL other than HT in the value (NUL, DEL included), a bare
- * CR, or a line without a colon. The value may hold obs-text (>= 0x80).
+ * line ending the section, b->pos after it), ZP_AGAIN, or:
+ *
+ *   ZP_HTTP_PARSE_INVALID_NAME   a complete line whose name holds a byte
+ *                                outside tchar (SP or HT before the colon,
+ *                                a CTL, DEL, a separator, >= 0x80); the
+ *                                fields are set (invalid_name), but not
+ *                                header_hash and lowcase_header;
+ *   ZP_HTTP_PARSE_CTL_VALUE      a complete line with a valid name and a
+ *                                CTL other than NUL, CR, LF, HT (DEL
+ *                                included) in the value; the fields are set
+ *                                (ctl_value), the CTL is part of the value;
+ *   ZP_HTTP_PARSE_INVALID_HEADER an empty name, a line starting with SP or
+ *                                HT (obs-fold), NUL anywhere, a CR or LF
+ *                                in the name, a bare CR, a line without a
+ *                                colon.
+ *
+ * The caller refuses the first two or takes them (RFC 9110 §5.5 lets
+ * a recipient keep a CTL in a value; a field it does not act on may be
+ * dropped). The value may hold obs-text (>= 0x80).
  */
 zp_int_t zp_http_parse_header_line(zp_http_parse_t *p, zp_buf_t *b);
 
@@ -205,6 +226,16 @@ typedef struct {
  * bare CR.
  */
 zp_int_t zp_http_parse_status_line(zp_http_status_t *st, zp_buf_t *b);
+
+/*
+ * Is name, with every byte other than ALPHA and DIGIT left out and case
+ * folded, one of the fields the request core acts on for framing or
+ * routing (Content-Length, Transfer-Encoding, Host, Connection, Upgrade,
+ * Expect, TE, Trailer)? "Transfer-Encoding ", "\x01Content-Length" and
+ * "Transfer\xe2\x80\x95Encoding" are; the caller refuses such a field when its
+ * name or value is malformed rather than dropping or keeping it.
+ */
+zp_uint_t zp_http_field_acted_on(u_char *name, size_t len);
 
 /*
  * Transfer-Encoding (RFC 9112 §6.1): the field lines of a message form one

@@ -166,9 +166,19 @@ zp_http_header_unique(zp_http_request_t *r, zp_table_elt_t *h, zp_uint_t offset)
     zp_table_elt_t **ph = (zp_table_elt_t **) ((char *) &r->headers_in + offset);
 
     if (*ph) {
+        u_char   buf[2][256];
+        zp_str_t v, prev;
+
+        /* a value may hold CTLs (RFC 9110 5.5): not raw into the log */
+        v.data    = buf[0];
+        v.len     = zp_escape_text(buf[0], buf[0] + 256, h->value.data, h->value.len) - buf[0];
+        prev.data = buf[1];
+        prev.len  = zp_escape_text(buf[1], buf[1] + 256, (*ph)->value.data, (*ph)->value.len)
+                    - buf[1];
+
         zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
                      "client sent duplicate header line: \"%V: %V\", previous value: \"%V\"",
-                     &h->key, &h->value, &(*ph)->value);
+                     &h->key, &v, &prev);
         return ZP_HTTP_BAD_REQUEST;
     }
 
@@ -187,8 +197,13 @@ zp_http_header_content_length(zp_http_request_t *r, zp_table_elt_t *h, zp_uint_t
     n = zp_atoof(h->value.data, h->value.len);
 
     if (n == ZP_ERROR) {
+        u_char   buf[256];
+        zp_str_t v;
+
+        v.data = buf;
+        v.len  = zp_escape_text(buf, buf + sizeof(buf), h->value.data, h->value.len) - buf;
         zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
-                     "client sent invalid \"Content-Length\" header: \"%V\"", &h->value);
+                     "client sent invalid \"Content-Length\" header: \"%V\"", &v);
         return ZP_HTTP_BAD_REQUEST;
     }
 

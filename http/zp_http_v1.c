@@ -464,6 +464,45 @@ zp_http_v1_process_uri(zp_http_request_t *r, zp_http_parse_t *p)
 }
 
 
+/*
+ * A field line the parser flagged (zp_http_parse.h). A name with a byte
+ * outside tchar is dropped, as nginx's ignore_invalid_headers does, or
+ * refused with the directive off; a CTL in a value is kept (RFC 9110 5.5).
+ * Either is refused when the field could be one the core acts on
+ * ("Transfer-Encoding ", "Host: a\x01"): a next hop may read it as that
+ * field. Returns ZP_OK (keep it), ZP_DECLINED (drop it) or ZP_ERROR (400).
+ */
+static zp_int_t
+zp_http_v1_flagged_field(zp_connection_t *c, zp_http_core_srv_conf_t *cscf, zp_int_t rc,
+                         zp_http_parse_t *p)
+{
+    u_char      buf[256];
+    zp_str_t    name;
+    const char *what;
+
+    name.data = buf;
+    name.len  = zp_escape_text(buf, buf + sizeof(buf), p->header_name_start,
+                              p->header_name_end - p->header_name_start)
+               - buf;
+
+    if (zp_http_field_acted_on(p->header_name_start, p->header_name_end - p->header_name_start)) {
+        what = rc == ZP_HTTP_PARSE_CTL_VALUE ? "a control character in the value of header"
+                                             : "invalid header name";
+        zp_log_error(ZP_LOG_INFO, c->log, 0, "client sent %s \"%V\"", what, &name);
+        return ZP_ERROR;
+    }
+
+    if (rc == ZP_HTTP_PARSE_CTL_VALUE) {
+        return ZP_OK;
+    }
+
+    zp_log_error(ZP_LOG_INFO, c->log, 0, "client sent invalid header name \"%V\"%s", &name,
+                 cscf->ignore_invalid_headers ? ", ignored" : "");
+
+    return cscf->ignore_invalid_headers ? ZP_DECLINED : ZP_ERROR;
+}
+
+
 static void
 zp_http_v1_parse_head(zp_connection_t *c)
 {
@@ -514,6 +553,19 @@ zp_http_v1_parse_head(zp_connection_t *c)
 
     for (;;) {
         rc = zp_http_parse_header_line(p, b);
+
+        if (rc == ZP_HTTP_PARSE_INVALID_NAME || rc == ZP_HTTP_PARSE_CTL_VALUE) {
+            rc = zp_http_v1_flagged_field(c, cscf, rc, p);
+
+            if (rc == ZP_DECLINED) {
+                continue; /* dropped */
+            }
+
+            if (rc != ZP_OK) {
+                zp_http_v1_head_error(c, ZP_HTTP_BAD_REQUEST);
+                return;
+            }
+        }
 
         if (rc == ZP_OK) {
             name.data  = p->header_name_start;

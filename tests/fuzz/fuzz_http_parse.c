@@ -17,12 +17,15 @@
  * pointer the relocation missed. Whole, the block is exactly the input.
  *
  * Invariants (abort() on a violation, so libFuzzer saves the input):
- * b->pos stays in [start, last] and equals last on ZP_AGAIN; after ZP_OK the
+ * b->pos stays in [start, last] and equals last on ZP_AGAIN; after ZP_OK
+ * (and, for a header line, ZP_HTTP_PARSE_INVALID_NAME and _CTL_VALUE) the
  * request-line and header pointers are inside the buffer and ordered
  * (method_end <= uri_start <= uri_end, header_name_start < header_name_end
- * <= header_start <= header_end); chunk sizes are positive on ZP_OK and never
- * negative; zp_http_normalize_uri() output is no longer than its input,
- * starts with '/', has no dot segments, and no "//" with merge_slashes.
+ * <= header_start <= header_end); a valid name holds only tchar, a flagged
+ * one no NUL, CR or LF, a value no NUL, CR or LF and a CTL only when
+ * flagged; chunk sizes are positive on ZP_OK and never negative;
+ * zp_http_normalize_uri() output is no longer than its input, starts with
+ * '/', has no dot segments, and no "//" with merge_slashes.
  */
 #include <zp_config.h>
 #include <zp_core.h>
@@ -293,11 +296,12 @@ fz_check_request_line(fz_stream_t *s)
 
 
 static void
-fz_check_header(fz_stream_t *s)
+fz_check_header(fz_stream_t *s, zp_int_t rc)
 {
     zp_http_parse_t *rp = &s->rp;
     size_t           len, i;
-    zp_uint_t        hash;
+    zp_uint_t        hash, ctl;
+    u_char          *p;
 
     FZ_CHECK(rp->header_name_start && rp->header_name_end && rp->header_start
              && rp->header_end);
@@ -316,8 +320,28 @@ fz_check_header(fz_stream_t *s)
         FZ_CHECK(rp->header_end[-1] != ' ' && rp->header_end[-1] != '\t');
     }
 
+    /* no NUL, CR or LF anywhere in the line; the flags say what else */
+    for (p = rp->header_name_start; p < rp->header_end; p++) {
+        FZ_CHECK(*p != '\0' && *p != '\r' && *p != '\n');
+    }
+
+    FZ_CHECK(rp->invalid_name == (rc == ZP_HTTP_PARSE_INVALID_NAME));
+    if (rc == ZP_HTTP_PARSE_INVALID_NAME) {
+        return; /* no hash, no lower-cased copy */
+    }
+
+    ctl = 0;
+    for (p = rp->header_start; p < rp->header_end; p++) {
+        ctl |= (*p < 0x20 && *p != '\t') || *p == 0x7f;
+    }
+    FZ_CHECK(ctl == rp->ctl_value && ctl == (rc == ZP_HTTP_PARSE_CTL_VALUE));
+
     len = rp->header_name_end - rp->header_name_start;
     FZ_CHECK(rp->lowcase_index == (len < ZP_HTTP_LC_HEADER_LEN ? len : ZP_HTTP_LC_HEADER_LEN));
+
+    for (p = rp->header_name_start; p < rp->header_name_end; p++) {
+        FZ_CHECK(*p > 0x20 && *p < 0x7f && strchr("\"(),/:;<=>?@[\\]{}", *p) == NULL);
+    }
 
     for (i = 0; i < rp->lowcase_index; i++) {
         FZ_CHECK(rp->lowcase_header[i] == zp_tolower(rp->header_name_start[i]));
@@ -402,8 +426,8 @@ fz_run(const u_char *in, size_t in_len, int split, size_t max_piece, uint64_t se
             goto done;
         }
 
-        if (rc == ZP_OK) {
-            fz_check_header(&s);
+        if (rc == ZP_OK || rc == ZP_HTTP_PARSE_INVALID_NAME || rc == ZP_HTTP_PARSE_CTL_VALUE) {
+            fz_check_header(&s, rc);
             fz_trace(t, 'H', rc, fz_off(&s, s.b.pos), fz_off(&s, s.rp.header_name_end),
                      fz_off(&s, s.rp.header_start), fz_off(&s, s.rp.header_end));
             continue;
