@@ -279,8 +279,8 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
         sw_path_dot_dot, /* "/.." */
         sw_path,
         sw_args,
-        sw_version, /* expects "H" */
-        sw_http_H,
+        sw_version, /* after the target: SP, then "H" (or CR: HTTP/0.9) */
+        sw_http_H,  /* sw_http_H .. sw_http_HTTP: a word starting "HTTP" */
         sw_http_HT,
         sw_http_HTT,
         sw_http_HTTP,
@@ -288,7 +288,9 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
         sw_dot,
         sw_minor,
         sw_version_end,
-        sw_almost_done
+        sw_after_version, /* SP after the version */
+        sw_almost_done,
+        sw_http09_almost_done /* no version: only CRLF ends the line */
     } state;
 
     state = rp->state;
@@ -333,6 +335,9 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
             rp->absolute_uri  = 0;
             rp->asterisk_uri  = 0;
             rp->authority_uri = 0;
+            rp->space_in_uri  = 0;
+            rp->empty_uri     = 0;
+            rp->no_version    = 0;
 
             state = sw_method;
             break;
@@ -360,6 +365,10 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
             break;
 
         case sw_target:
+            if (ch == ' ') {
+                break; /* a run of SP after the method */
+            }
+
             rp->uri_start = p;
 
             if (rp->method == ZP_HTTP_CONNECT) {
@@ -409,6 +418,17 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
                 if (p - rp->schema_start == 5) { /* longer than "https" */
                     goto invalid;
                 }
+                break;
+            }
+
+            if (ch == '/' && p - rp->schema_start == 4
+                && zp_memcmp(rp->schema_start, "HTTP", 4) == 0) {
+                /* "GET HTTP/1.1": no target, the version follows the
+                 * method; an empty path is "/" (RFC 9112 3.2.1) */
+                rp->uri_end      = rp->uri_start;
+                rp->schema_start = NULL;
+                rp->empty_uri    = 1;
+                state            = sw_major;
                 break;
             }
 
@@ -536,22 +556,18 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
                 break;
             }
 
-            if (ch == ' ') {
-                rp->uri_end = p;
-                state       = sw_version;
-                break;
+            if (ch == ' ' || ch == CR) {
+                goto target_end;
             }
 
             goto invalid;
 
         case sw_asterisk:
-            if (ch != ' ') {
-                goto invalid;
+            if (ch == ' ' || ch == CR) {
+                goto target_end;
             }
 
-            rp->uri_end = p;
-            state       = sw_version;
-            break;
+            goto invalid;
 
         case sw_path_slash:
             if (ch == '/') {
@@ -578,14 +594,14 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
                 break;
             }
 
-            if (ch == '?' || ch == ' ') {
+            if (ch == '?' || ch == ' ' || ch == CR) {
                 rp->complex_uri = 1;
             }
 
             goto path;
 
         case sw_path_dot_dot:
-            if (ch == '/' || ch == '?' || ch == ' ') {
+            if (ch == '/' || ch == '?' || ch == ' ' || ch == CR) {
                 rp->complex_uri = 1;
             }
 
@@ -602,9 +618,8 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
                 state          = sw_args;
                 break;
             case ' ':
-                rp->uri_end = p;
-                state       = sw_version;
-                break;
+            case CR:
+                goto target_end;
             case '%':
                 rp->complex_uri = 1;
                 state           = sw_path;
@@ -612,7 +627,7 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
             case '#':
                 goto invalid;
             default:
-                /* CTLs, CR and LF (HTTP/0.9) end here */
+                /* CTLs, a bare LF and HT end here */
                 if (!zp_http_is(ch, VCHAR)) {
                     goto invalid;
                 }
@@ -621,50 +636,89 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
             break;
 
         case sw_args:
-            if (ch == ' ') {
-                rp->uri_end = p;
-                state       = sw_version;
+            if (zp_http_is(ch, VCHAR)) {
                 break;
             }
 
-            if (!zp_http_is(ch, VCHAR)) {
-                goto invalid;
+            if (ch == ' ' || ch == CR) {
+                goto target_end;
             }
+
+            goto invalid;
+
+        target_end:
+            /* a SP or the CR of a line without version: the target ends
+             * here, unless what follows the SP makes it part of it */
+            rp->uri_end = p;
+
+            if (ch == CR) {
+                rp->request_end = p;
+                state           = sw_http09_almost_done;
+                break;
+            }
+
+            state = sw_version;
             break;
 
         case sw_version:
-            if (ch != 'H') {
+            if (ch == ' ') {
+                break;
+            }
+
+            if (ch == 'H') {
+                state = sw_http_H;
+                break;
+            }
+
+            if (ch == CR) {
+                /* "GET /x" CRLF: HTTP/0.9, for the caller to serve or not */
+                rp->request_end = rp->uri_end;
+                state           = sw_http09_almost_done;
+                break;
+            }
+
+            /* a word that is no version: the SP before it is part of an
+             * origin-form target (as nginx's space_in_uri); this byte is
+             * looked at again in the target's state */
+            if (rp->path_start != rp->uri_start || rp->path_start == NULL) {
                 goto invalid;
             }
-            state = sw_http_H;
+
+            rp->space_in_uri = 1;
+            state            = rp->args_start ? sw_args : sw_path;
+            p--;
             break;
 
         case sw_http_H:
-            if (ch != 'T') {
-                goto invalid;
-            }
-            state = sw_http_HT;
-            break;
-
         case sw_http_HT:
-            if (ch != 'T') {
-                goto invalid;
-            }
-            state = sw_http_HTT;
-            break;
-
         case sw_http_HTT:
-            if (ch != 'P') {
-                goto invalid;
+            if (ch == "TTP"[state - sw_http_H]) {
+                state++;
+                break;
             }
-            state = sw_http_HTTP;
-            break;
+
+            goto not_version;
 
         case sw_http_HTTP:
-            if (ch != '/') {
+            if (ch == '/') {
+                /* "HTTP/" after a SP is the version: from here on the line
+                 * must end as one, so "/a HTTP/1.1 HTTP/1.1" is refused */
+                state = sw_major;
+                break;
+            }
+
+        not_version:
+            /* "/a Hello": the word is part of an origin-form target; back
+             * to the SP before its "H" (that many bytes are still in the
+             * buffer, the line never moves in pieces), then on in the
+             * target's state */
+            if (rp->path_start != rp->uri_start || rp->path_start == NULL) {
                 goto invalid;
             }
-            state = sw_major;
+
+            p -= state - sw_http_H + 2;
+            rp->space_in_uri = 1;
+            state            = rp->args_start ? sw_args : sw_path;
             break;
 
         case sw_major:
@@ -693,6 +747,18 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
         case sw_version_end:
             rp->request_end = p;
 
+            if (ch == ' ') {
+                state = sw_after_version;
+                break;
+            }
+
+            /* fall through */
+
+        case sw_after_version:
+            if (ch == ' ') {
+                break;
+            }
+
             if (ch == CR) {
                 state = sw_almost_done;
                 break;
@@ -710,6 +776,19 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
             }
 
             goto done;
+
+        case sw_http09_almost_done:
+            /* a bare LF after the target is refused: "/a" LF "HTTP/1.1"
+             * is a target with a LF in it to other parsers */
+            if (ch != LF) {
+                goto invalid;
+            }
+
+            rp->no_version = 1;
+            rp->http_major = 0;
+            rp->http_minor = 9;
+
+            goto done;
         }
     }
 
@@ -724,7 +803,8 @@ done:
     rp->state = sw_start;
 
     if (rp->http_major != 1) {
-        return ZP_HTTP_PARSE_INVALID_VERSION;
+        return rp->http_major == 0 && rp->http_minor == 9 ? ZP_HTTP_PARSE_HTTP09
+                                                           : ZP_HTTP_PARSE_INVALID_VERSION;
     }
 
     return ZP_OK;

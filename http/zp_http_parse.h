@@ -64,6 +64,9 @@ typedef struct {
     unsigned absolute_uri : 1;  /* "http://host[:port]/path" */
     unsigned asterisk_uri : 1;  /* "OPTIONS *" */
     unsigned authority_uri : 1; /* "CONNECT host:port" */
+    unsigned space_in_uri : 1;  /* a raw SP in an origin-form target */
+    unsigned empty_uri : 1;     /* "GET HTTP/1.1": uri_start == uri_end */
+    unsigned no_version : 1;    /* "GET /x" CRLF (ZP_HTTP_PARSE_HTTP09) */
 
     /* the header line just parsed (ZP_HTTP_PARSE_INVALID_NAME, _CTL_VALUE) */
     unsigned invalid_name : 1;
@@ -93,6 +96,7 @@ typedef struct {
 #define ZP_HTTP_PARSE_INVALID_VERSION 11 /* HTTP/2.0, HTTP/3 on a 1.x line -> 505 */
 #define ZP_HTTP_PARSE_INVALID_HEADER  12 /* -> 400 */
 /* complete lines the caller may take or refuse (the fields are set): */
+#define ZP_HTTP_PARSE_HTTP09          13 /* "GET /x" CRLF, "GET /x HTTP/0.9" */
 #define ZP_HTTP_PARSE_INVALID_NAME    14 /* a field name byte outside tchar */
 #define ZP_HTTP_PARSE_CTL_VALUE       15 /* a CTL other than NUL, CR, LF, HT in the value */
 
@@ -102,23 +106,35 @@ typedef struct {
  *
  *   ZP_OK        the line is complete, b->pos is after its LF and the
  *                request-line fields of p are set;
+ *   ZP_HTTP_PARSE_HTTP09  the same, for an HTTP/0.9 line: "GET /x" CRLF
+ *                (no_version set) or a version of "HTTP/0.9"; http_major
+ *                is 0 and http_minor 9. Any method: the caller decides;
  *   ZP_AGAIN     more bytes are needed, b->pos == b->last;
  *   ZP_HTTP_PARSE_INVALID_REQUEST, ZP_HTTP_PARSE_INVALID_VERSION.
  *
  * Rules: the method is a token (case-sensitive, unknown ones are
- * ZP_HTTP_UNKNOWN); exactly one SP separates the three parts; the target
- * is origin-form, absolute-form ("http"/"https", any case, a non-empty
- * host of ALPHA DIGIT "-._~" or an "[...]" literal, an optional 1-5 digit
- * port <= 65535, no userinfo), asterisk-form (OPTIONS only) or
- * authority-form (CONNECT only, and CONNECT only takes that, port
- * required). The path and query take 0x21-0x7E and bytes >= 0x80; a '#'
- * in the path is rejected (a fragment never belongs in a request-target
- * and proxies disagree on it), a '#' in the query is passed on. The
- * version is "HTTP/" DIGIT "." DIGIT: major 1 with any minor is accepted
- * (1.2+ is for the caller to treat as 1.1, RFC 9110 §6.2), another major
- * is ZP_HTTP_PARSE_INVALID_VERSION once the line is complete, anything
- * else (including no version: HTTP/0.9) is ZP_HTTP_PARSE_INVALID_REQUEST.
- * The line ends in CRLF or a bare LF; a CR not followed by LF is invalid.
+ * ZP_HTTP_UNKNOWN); runs of SP separate the three parts and may follow the
+ * version (RFC 9112 §3 lets a server split on whitespace; HT and other
+ * whitespace are invalid). The target is origin-form, absolute-form
+ * ("http"/"https", any case, a non-empty host of ALPHA DIGIT "-._~" or an
+ * "[...]" literal, an optional 1-5 digit port <= 65535, no userinfo),
+ * asterisk-form (OPTIONS only), authority-form (CONNECT only, and CONNECT
+ * only takes that, port required), or empty ("GET HTTP/1.1": empty_uri,
+ * uri_start == uri_end, no path_start; the caller reads it as "/"). The
+ * path and query take 0x21-0x7E and bytes >= 0x80; a '#' in the path is
+ * rejected (a fragment never belongs in a request-target and proxies
+ * disagree on it), a '#' in the query is passed on. An origin-form target
+ * may hold raw SP, as nginx takes them (space_in_uri): a SP followed by a
+ * word that does not start "HTTP/" belongs to the target; once a word
+ * after a SP starts "HTTP/", it is the version and the line must end after
+ * it (and optional SP), so a target never holds " HTTP/". The version is
+ * "HTTP/" DIGIT "." DIGIT: major 1 with any minor is accepted (1.2+ is for
+ * the caller to treat as 1.1, RFC 9110 §6.2), 0.9 is
+ * ZP_HTTP_PARSE_HTTP09, another major is ZP_HTTP_PARSE_INVALID_VERSION
+ * once the line is complete, anything else is
+ * ZP_HTTP_PARSE_INVALID_REQUEST. The line ends in CRLF or a bare LF, but a
+ * line without version only in CRLF ("/a" LF "HTTP/1.1" is what a LF in a
+ * target looks like); a CR not followed by LF is invalid.
  */
 zp_int_t zp_http_parse_request_line(zp_http_parse_t *p, zp_buf_t *b);
 

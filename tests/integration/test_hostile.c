@@ -528,8 +528,9 @@ START_TEST(test_hostile_malformed)
     bad_case_t        cases[] = {
         {"tab in the request line", "GET\t/ HTTP/1.1\r\nHost: localhost\r\n\r\n", 0, 400, 1},
         {"tab before the version", "GET /\tHTTP/1.1\r\nHost: localhost\r\n\r\n", 0, 400, 1},
-        {"two spaces after the method", "GET  / HTTP/1.1\r\nHost: localhost\r\n\r\n", 0, 400, 1},
-        {"two spaces before the version", "GET /  HTTP/1.1\r\nHost: localhost\r\n\r\n", 0, 400, 1},
+        {"tab after the version", "GET / HTTP/1.1\t\r\nHost: localhost\r\n\r\n", 0, 400, 1},
+        {"a second version", "GET / HTTP/1.1 HTTP/1.1\r\nHost: localhost\r\n\r\n", 0, 400, 1},
+        {"LF in the target", "GET /a\nHTTP/1.1 HTTP/1.1\r\nHost: localhost\r\n\r\n", 0, 400, 1},
         {"NUL in a header name", nul_name, sizeof(nul_name) - 1, 400, 1},
         {"NUL in a header value", nul_value, sizeof(nul_value) - 1, 400, 1},
         {"\\x01 in a framing header name",
@@ -560,6 +561,10 @@ START_TEST(test_hostile_malformed)
         {"chunk extension over 4 KiB", big_ext, 0, -1, 1},
         /* controls that must pass */
         {"tab in a header value (allowed)", "GET / HTTP/1.1\r\nHost: localhost\r\nX-A: a\tb\r\n\r\n",
+         0, 200, 0},
+        {"two spaces after the method (allowed)", "GET  / HTTP/1.1\r\nHost: localhost\r\n\r\n", 0,
+         200, 0},
+        {"two spaces before the version (allowed)", "GET /  HTTP/1.1\r\nHost: localhost\r\n\r\n",
          0, 200, 0},
         {"\\x01 in a header name (dropped)",
          "GET / HTTP/1.1\r\nHost: localhost\r\nX-\x01: 1\r\n\r\n", 0, 200, 0},
