@@ -264,6 +264,34 @@ zp_http_proxy_pair(zp_array_t *a, zp_http_proxy_rte_conf_t *conf, const char *lc
 }
 
 
+/*
+ * The decoded path as a request-target again: a byte that would end the
+ * target or change what it means (CTLs, SP, DEL, '#', '%', '?', bytes >=
+ * 0x80) as %XX, as nginx's ngx_escape_uri() does. Without it a "%0d%0a"
+ * or a SP the client sent would split the upstream's request line.
+ */
+static u_char *
+zp_http_proxy_escape_path(u_char *dst, u_char *src, size_t len)
+{
+    static const u_char hex[] = "0123456789ABCDEF";
+    u_char              ch;
+
+    while (len--) {
+        ch = *src++;
+
+        if (ch <= 0x20 || ch >= 0x7f || ch == '#' || ch == '%' || ch == '?') {
+            *dst++ = '%';
+            *dst++ = hex[ch >> 4];
+            *dst++ = hex[ch & 0xf];
+        } else {
+            *dst++ = ch;
+        }
+    }
+
+    return dst;
+}
+
+
 static zp_int_t
 zp_http_proxy_target(zp_http_proxy_ctx_t *u, zp_str_t *target)
 {
@@ -289,14 +317,15 @@ zp_http_proxy_target(zp_http_proxy_ctx_t *u, zp_str_t *target)
         return ZP_OK;
     }
 
-    /* the target was encoded: rebuild it from the normalized path */
-    target->data = zp_pnalloc(r->pool, conf->uri.len + r->uri.len + 1 + r->args.len);
+    /* the target was encoded: rebuild it from the normalized path,
+     * encoded again */
+    target->data = zp_pnalloc(r->pool, conf->uri.len + 3 * r->uri.len + 1 + r->args.len);
     if (target->data == NULL) {
         return ZP_ERROR;
     }
     p = zp_cpymem(target->data, conf->uri.data, conf->uri.len);
     if (r->uri.len >= pre->len) {
-        p = zp_cpymem(p, r->uri.data + pre->len, r->uri.len - pre->len);
+        p = zp_http_proxy_escape_path(p, r->uri.data + pre->len, r->uri.len - pre->len);
     }
     if (r->args.len) {
         *p++ = '?';
