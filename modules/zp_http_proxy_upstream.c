@@ -1542,6 +1542,9 @@ zp_http_proxy_process_header(zp_http_proxy_ctx_t *u)
             continue;
         }
 
+        /* a line the parser flags (a bad name byte, a CTL in a value) is
+         * refused too: what http_v1 lets through is for clients, an
+         * upstream's response head stays strict */
         if (rc != ZP_HTTP_PARSE_HEADER_DONE) {
             zp_log_error(ZP_LOG_ERR, &u->log, 0, "upstream sent invalid header");
             zp_http_proxy_next(u, ZP_HTTP_PROXY_FT_INVALID, 0);
