@@ -258,6 +258,37 @@ zp_hex_dump(u_char *dst, u_char *src, size_t len)
 
 
 u_char *
+zp_escape_text(u_char *dst, u_char *last, u_char *src, size_t len)
+{
+    static const u_char hex[] = "0123456789ABCDEF";
+    u_char              ch;
+
+    while (len--) {
+        ch = *src++;
+
+        if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
+            if (dst == last) {
+                break;
+            }
+            *dst++ = ch;
+            continue;
+        }
+
+        if (last - dst < 4) {
+            break;
+        }
+
+        *dst++ = '\\';
+        *dst++ = 'x';
+        *dst++ = hex[ch >> 4];
+        *dst++ = hex[ch & 0xf];
+    }
+
+    return dst;
+}
+
+
+u_char *
 zp_sprintf(u_char *buf, const char *fmt, ...)
 {
     u_char *p;

@@ -111,6 +111,14 @@ zp_int_t zp_hextoi(u_char *line, size_t n);
 u_char *zp_hex_dump(u_char *dst, u_char *src, size_t len);
 
 /*
+ * Copies src to [dst, last) for a log line, with '"', '\\' and every byte
+ * outside 0x20-0x7e written as \xHH (as the access log's escape=default),
+ * so a client's bytes cannot forge or break a line. Stops at the last
+ * whole byte that fits; returns the end.
+ */
+u_char *zp_escape_text(u_char *dst, u_char *last, u_char *src, size_t len);
+
+/*
  * The printf family. Formats (width, '0' padding and x/X hex apply to the
  * integer ones):
  *

@@ -149,6 +149,8 @@ typedef struct {
     zp_msec_t            client_header_timeout;
     zp_flag_t            merge_slashes;
     zp_flag_t            underscores_in_headers;
+    zp_flag_t            ignore_invalid_headers;
+    zp_flag_t            http09;
 
     zp_str_t             file_name;
     zp_uint_t            line;

@@ -48,6 +48,12 @@ static zp_command_t zp_http_core_commands[] = {
     {zp_string("underscores_in_headers"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_FLAG,
      zp_conf_set_flag_slot, ZP_HTTP_SRV_CONF_OFFSET,
      offsetof(zp_http_core_srv_conf_t, underscores_in_headers), NULL},
+    {zp_string("ignore_invalid_headers"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_FLAG,
+     zp_conf_set_flag_slot, ZP_HTTP_SRV_CONF_OFFSET,
+     offsetof(zp_http_core_srv_conf_t, ignore_invalid_headers), NULL},
+    {zp_string("http09"), ZP_HTTP_MAIN_CONF | ZP_HTTP_SRV_CONF | ZP_CONF_FLAG,
+     zp_conf_set_flag_slot, ZP_HTTP_SRV_CONF_OFFSET, offsetof(zp_http_core_srv_conf_t, http09),
+     NULL},
     {zp_string("methods"), ZP_HTTP_RTE_CONF | ZP_CONF_1MORE, zp_http_core_methods,
      ZP_HTTP_RTE_CONF_OFFSET, 0, NULL},
     {zp_string("match_header"), ZP_HTTP_RTE_CONF | ZP_CONF_TAKE12, zp_http_core_match_header,
@@ -127,6 +133,8 @@ zp_http_core_create_srv_conf(zp_conf_t *cf)
     cscf->client_header_timeout     = ZP_CONF_UNSET_MSEC;
     cscf->merge_slashes             = ZP_CONF_UNSET;
     cscf->underscores_in_headers    = ZP_CONF_UNSET;
+    cscf->ignore_invalid_headers    = ZP_CONF_UNSET;
+    cscf->http09                    = ZP_CONF_UNSET;
 
     if (cf->conf_file) {
         cscf->file_name = cf->conf_file->file.name;
@@ -151,6 +159,8 @@ zp_http_core_merge_srv_conf(zp_conf_t *cf, void *parent, void *child)
     zp_conf_merge_msec_value(conf->client_header_timeout, prev->client_header_timeout, 60000);
     zp_conf_merge_value(conf->merge_slashes, prev->merge_slashes, 1);
     zp_conf_merge_value(conf->underscores_in_headers, prev->underscores_in_headers, 0);
+    zp_conf_merge_value(conf->ignore_invalid_headers, prev->ignore_invalid_headers, 1);
+    zp_conf_merge_value(conf->http09, prev->http09, 1);
 
     if (conf->client_header_buffer_size < 256) {
         zp_conf_log_error(ZP_LOG_EMERG, cf, 0,

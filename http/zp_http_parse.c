@@ -279,8 +279,8 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
         sw_path_dot_dot, /* "/.." */
         sw_path,
         sw_args,
-        sw_version, /* expects "H" */
-        sw_http_H,
+        sw_version, /* after the target: SP, then "H" (or CR: HTTP/0.9) */
+        sw_http_H,  /* sw_http_H .. sw_http_HTTP: a word starting "HTTP" */
         sw_http_HT,
         sw_http_HTT,
         sw_http_HTTP,
@@ -288,7 +288,9 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
         sw_dot,
         sw_minor,
         sw_version_end,
-        sw_almost_done
+        sw_after_version, /* SP after the version */
+        sw_almost_done,
+        sw_http09_almost_done /* no version: only CRLF ends the line */
     } state;
 
     state = rp->state;
@@ -333,6 +335,9 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
             rp->absolute_uri  = 0;
             rp->asterisk_uri  = 0;
             rp->authority_uri = 0;
+            rp->space_in_uri  = 0;
+            rp->empty_uri     = 0;
+            rp->no_version    = 0;
 
             state = sw_method;
             break;
@@ -360,6 +365,10 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
             break;
 
         case sw_target:
+            if (ch == ' ') {
+                break; /* a run of SP after the method */
+            }
+
             rp->uri_start = p;
 
             if (rp->method == ZP_HTTP_CONNECT) {
@@ -409,6 +418,17 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
                 if (p - rp->schema_start == 5) { /* longer than "https" */
                     goto invalid;
                 }
+                break;
+            }
+
+            if (ch == '/' && p - rp->schema_start == 4
+                && zp_memcmp(rp->schema_start, "HTTP", 4) == 0) {
+                /* "GET HTTP/1.1": no target, the version follows the
+                 * method; an empty path is "/" (RFC 9112 3.2.1) */
+                rp->uri_end      = rp->uri_start;
+                rp->schema_start = NULL;
+                rp->empty_uri    = 1;
+                state            = sw_major;
                 break;
             }
 
@@ -536,22 +556,18 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
                 break;
             }
 
-            if (ch == ' ') {
-                rp->uri_end = p;
-                state       = sw_version;
-                break;
+            if (ch == ' ' || ch == CR) {
+                goto target_end;
             }
 
             goto invalid;
 
         case sw_asterisk:
-            if (ch != ' ') {
-                goto invalid;
+            if (ch == ' ' || ch == CR) {
+                goto target_end;
             }
 
-            rp->uri_end = p;
-            state       = sw_version;
-            break;
+            goto invalid;
 
         case sw_path_slash:
             if (ch == '/') {
@@ -578,14 +594,14 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
                 break;
             }
 
-            if (ch == '?' || ch == ' ') {
+            if (ch == '?' || ch == ' ' || ch == CR) {
                 rp->complex_uri = 1;
             }
 
             goto path;
 
         case sw_path_dot_dot:
-            if (ch == '/' || ch == '?' || ch == ' ') {
+            if (ch == '/' || ch == '?' || ch == ' ' || ch == CR) {
                 rp->complex_uri = 1;
             }
 
@@ -602,9 +618,8 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
                 state          = sw_args;
                 break;
             case ' ':
-                rp->uri_end = p;
-                state       = sw_version;
-                break;
+            case CR:
+                goto target_end;
             case '%':
                 rp->complex_uri = 1;
                 state           = sw_path;
@@ -612,7 +627,7 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
             case '#':
                 goto invalid;
             default:
-                /* CTLs, CR and LF (HTTP/0.9) end here */
+                /* CTLs, a bare LF and HT end here */
                 if (!zp_http_is(ch, VCHAR)) {
                     goto invalid;
                 }
@@ -621,50 +636,89 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
             break;
 
         case sw_args:
-            if (ch == ' ') {
-                rp->uri_end = p;
-                state       = sw_version;
+            if (zp_http_is(ch, VCHAR)) {
                 break;
             }
 
-            if (!zp_http_is(ch, VCHAR)) {
-                goto invalid;
+            if (ch == ' ' || ch == CR) {
+                goto target_end;
             }
+
+            goto invalid;
+
+        target_end:
+            /* a SP or the CR of a line without version: the target ends
+             * here, unless what follows the SP makes it part of it */
+            rp->uri_end = p;
+
+            if (ch == CR) {
+                rp->request_end = p;
+                state           = sw_http09_almost_done;
+                break;
+            }
+
+            state = sw_version;
             break;
 
         case sw_version:
-            if (ch != 'H') {
+            if (ch == ' ') {
+                break;
+            }
+
+            if (ch == 'H') {
+                state = sw_http_H;
+                break;
+            }
+
+            if (ch == CR) {
+                /* "GET /x" CRLF: HTTP/0.9, for the caller to serve or not */
+                rp->request_end = rp->uri_end;
+                state           = sw_http09_almost_done;
+                break;
+            }
+
+            /* a word that is no version: the SP before it is part of an
+             * origin-form target (as nginx's space_in_uri); this byte is
+             * looked at again in the target's state */
+            if (rp->path_start != rp->uri_start || rp->path_start == NULL) {
                 goto invalid;
             }
-            state = sw_http_H;
+
+            rp->space_in_uri = 1;
+            state            = rp->args_start ? sw_args : sw_path;
+            p--;
             break;
 
         case sw_http_H:
-            if (ch != 'T') {
-                goto invalid;
-            }
-            state = sw_http_HT;
-            break;
-
         case sw_http_HT:
-            if (ch != 'T') {
-                goto invalid;
-            }
-            state = sw_http_HTT;
-            break;
-
         case sw_http_HTT:
-            if (ch != 'P') {
-                goto invalid;
+            if (ch == "TTP"[state - sw_http_H]) {
+                state++;
+                break;
             }
-            state = sw_http_HTTP;
-            break;
+
+            goto not_version;
 
         case sw_http_HTTP:
-            if (ch != '/') {
+            if (ch == '/') {
+                /* "HTTP/" after a SP is the version: from here on the line
+                 * must end as one, so "/a HTTP/1.1 HTTP/1.1" is refused */
+                state = sw_major;
+                break;
+            }
+
+        not_version:
+            /* "/a Hello": the word is part of an origin-form target; back
+             * to the SP before its "H" (that many bytes are still in the
+             * buffer, the line never moves in pieces), then on in the
+             * target's state */
+            if (rp->path_start != rp->uri_start || rp->path_start == NULL) {
                 goto invalid;
             }
-            state = sw_major;
+
+            p -= state - sw_http_H + 2;
+            rp->space_in_uri = 1;
+            state            = rp->args_start ? sw_args : sw_path;
             break;
 
         case sw_major:
@@ -693,6 +747,18 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
         case sw_version_end:
             rp->request_end = p;
 
+            if (ch == ' ') {
+                state = sw_after_version;
+                break;
+            }
+
+            /* fall through */
+
+        case sw_after_version:
+            if (ch == ' ') {
+                break;
+            }
+
             if (ch == CR) {
                 state = sw_almost_done;
                 break;
@@ -710,6 +776,19 @@ zp_http_parse_request_line(zp_http_parse_t *rp, zp_buf_t *b)
             }
 
             goto done;
+
+        case sw_http09_almost_done:
+            /* a bare LF after the target is refused: "/a" LF "HTTP/1.1"
+             * is a target with a LF in it to other parsers */
+            if (ch != LF) {
+                goto invalid;
+            }
+
+            rp->no_version = 1;
+            rp->http_major = 0;
+            rp->http_minor = 9;
+
+            goto done;
         }
     }
 
@@ -724,7 +803,8 @@ done:
     rp->state = sw_start;
 
     if (rp->http_major != 1) {
-        return ZP_HTTP_PARSE_INVALID_VERSION;
+        return rp->http_major == 0 && rp->http_minor == 9 ? ZP_HTTP_PARSE_HTTP09
+                                                           : ZP_HTTP_PARSE_INVALID_VERSION;
     }
 
     return ZP_OK;
@@ -746,6 +826,7 @@ zp_http_parse_header_line(zp_http_parse_t *rp, zp_buf_t *b)
     enum {
         sw_start = 0,
         sw_name,
+        sw_invalid_name, /* a byte outside tchar was seen: up to the colon */
         sw_space_before_value,
         sw_value,
         sw_almost_done,
@@ -766,6 +847,8 @@ zp_http_parse_header_line(zp_http_parse_t *rp, zp_buf_t *b)
             rp->header_name_end   = NULL;
             rp->header_start      = NULL;
             rp->header_end        = NULL;
+            rp->invalid_name      = 0;
+            rp->ctl_value         = 0;
 
             if (ch == CR) {
                 state = sw_header_almost_done;
@@ -776,10 +859,18 @@ zp_http_parse_header_line(zp_http_parse_t *rp, zp_buf_t *b)
                 goto header_done;
             }
 
-            /* SP or HT first is obs-fold (or whitespace before the first
-             * field, RFC 9112 §2.2); ':' first is an empty name */
             if (!zp_http_is(ch, TCHAR)) {
-                goto invalid;
+                /* SP or HT first is obs-fold (or whitespace before the
+                 * first field, RFC 9112 §2.2); ':' first is an empty name */
+                if (ch == ' ' || ch == '\t' || ch == ':' || ch == '\0') {
+                    goto invalid;
+                }
+
+                rp->invalid_name = 1;
+                hash             = 0;
+                i                = 0;
+                state            = sw_invalid_name;
+                break;
             }
 
             c                     = zp_tolower(ch);
@@ -800,14 +891,33 @@ zp_http_parse_header_line(zp_http_parse_t *rp, zp_buf_t *b)
                 break;
             }
 
-            /* "Transfer-Encoding : chunked" ends here, as does a line
-             * without a colon */
-            if (ch != ':') {
+            if (ch == ':') {
+                rp->header_name_end = p;
+                state               = sw_space_before_value;
+                break;
+            }
+
+            /* "Transfer-Encoding : chunked", "X\x01": for the caller to
+             * drop or refuse; a line without a colon ends here */
+            if (ch == CR || ch == LF || ch == '\0') {
                 goto invalid;
             }
 
-            rp->header_name_end = p;
-            state               = sw_space_before_value;
+            rp->invalid_name = 1;
+            state            = sw_invalid_name;
+            break;
+
+        case sw_invalid_name:
+            if (ch == ':') {
+                rp->header_name_end = p;
+                state               = sw_space_before_value;
+                break;
+            }
+
+            if (ch == CR || ch == LF || ch == '\0') {
+                goto invalid;
+            }
+
             break;
 
         case sw_space_before_value:
@@ -840,7 +950,14 @@ zp_http_parse_header_line(zp_http_parse_t *rp, zp_buf_t *b)
                 goto done;
             }
 
-            goto invalid;
+            if (ch == '\0') {
+                goto invalid;
+            }
+
+            /* another CTL: part of the value, for the caller to judge */
+            rp->ctl_value  = 1;
+            rp->header_end = p + 1;
+            break;
 
         case sw_almost_done:
             if (ch != LF) {
@@ -872,7 +989,11 @@ done:
     rp->header_hash   = hash;
     rp->lowcase_index = i;
 
-    return ZP_OK;
+    if (rp->invalid_name) {
+        return ZP_HTTP_PARSE_INVALID_NAME;
+    }
+
+    return rp->ctl_value ? ZP_HTTP_PARSE_CTL_VALUE : ZP_OK;
 
 header_done:
 
@@ -1424,4 +1545,179 @@ invalid:
     ctx->state = state;
 
     return ZP_ERROR;
+}
+
+
+zp_uint_t
+zp_http_field_acted_on(u_char *name, size_t len)
+{
+    static const zp_str_t names[] = {
+        zp_string("contentlength"), zp_string("transferencoding"), zp_string("host"),
+        zp_string("connection"),    zp_string("upgrade"),          zp_string("expect"),
+        zp_string("te"),            zp_string("trailer"),
+    };
+    u_char    folded[16];
+    size_t    i, n;
+    zp_uint_t k;
+
+    for (i = 0, n = 0; i < len; i++) {
+        if (!zp_http_is(name[i], ALPHA) && !zp_http_is(name[i], DIGIT)) {
+            continue;
+        }
+        if (n == sizeof(folded)) {
+            return 0; /* longer than any of them */
+        }
+        folded[n++] = zp_tolower(name[i]);
+    }
+
+    for (k = 0; k < zp_nelems(names); k++) {
+        if (n == names[k].len && zp_memcmp(folded, names[k].data, n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static u_char *
+zp_http_te_ows(u_char *p, u_char *last)
+{
+    while (p < last && zp_http_is_ws(*p)) {
+        p++;
+    }
+
+    return p;
+}
+
+
+/* a token or a quoted-string (RFC 9110 §5.6.4) from p; NULL if neither */
+static u_char *
+zp_http_te_param_value(u_char *p, u_char *last)
+{
+    u_char *start = p;
+
+    if (p == last || *p != '"') {
+        while (p < last && zp_http_is(*p, TCHAR)) {
+            p++;
+        }
+        return p > start ? p : NULL;
+    }
+
+    for (p++; p < last; p++) {
+        if (*p == '"') {
+            return p + 1;
+        }
+
+        if (*p == '\\') {
+            if (++p == last) {
+                return NULL;
+            }
+        }
+
+        if (!zp_http_is(*p, VCHAR) && !zp_http_is_ws(*p)) {
+            return NULL;
+        }
+    }
+
+    return NULL; /* no closing quote */
+}
+
+
+zp_int_t
+zp_http_parse_te(zp_http_te_t *te, u_char *p, size_t len)
+{
+    u_char   *last, *name, *pname, *pname_end, *value, *value_end;
+    size_t    n;
+    zp_uint_t found, keep;
+
+    last  = p + len;
+    found = 0;
+
+    for (;;) {
+        /* OWS and empty list elements (RFC 9110 §5.6.1) */
+        while (p < last && (zp_http_is_ws(*p) || *p == ',')) {
+            p++;
+        }
+
+        if (p == last) {
+            break;
+        }
+
+        name = p;
+        while (p < last && zp_http_is(*p, TCHAR)) {
+            p++;
+        }
+        n = p - name;
+
+        if (n == 0 || te->chunked) {
+            /* not a token, or a coding after chunked */
+            return ZP_ERROR;
+        }
+
+        found = 1;
+        te->codings++;
+        te->chunked = n == 7 && zp_strncasecmp(name, (u_char *) "chunked", 7) == 0;
+        keep = !te->chunked && !(n == 8 && zp_strncasecmp(name, (u_char *) "identity", 8) == 0);
+
+        if (keep) {
+            if (te->out_len) {
+                te->out[te->out_len++] = ',';
+                te->out[te->out_len++] = ' ';
+            }
+            zp_memcpy(te->out + te->out_len, name, n);
+            te->out_len += n;
+        }
+
+        /* parameters: *( OWS ";" OWS [ token [ BWS "=" BWS value ] ] ); an
+         * empty one ("gzip ;") is let through, as clients send it */
+        for (;;) {
+            p = zp_http_te_ows(p, last);
+            if (p == last || *p != ';') {
+                break;
+            }
+
+            pname = zp_http_te_ows(p + 1, last);
+            for (p = pname; p < last && zp_http_is(*p, TCHAR); p++) {
+                /* void */
+            }
+
+            if (p == pname) {
+                continue;
+            }
+
+            pname_end = p;
+            value     = NULL;
+            value_end = NULL;
+            p         = zp_http_te_ows(p, last);
+
+            if (p < last && *p == '=') {
+                value     = zp_http_te_ows(p + 1, last);
+                value_end = zp_http_te_param_value(value, last);
+                if (value_end == NULL) {
+                    return ZP_ERROR;
+                }
+                p = value_end;
+            }
+
+            if (keep) {
+                te->out[te->out_len++] = ';';
+                zp_memcpy(te->out + te->out_len, pname, pname_end - pname);
+                te->out_len += pname_end - pname;
+
+                if (value) {
+                    te->out[te->out_len++] = '=';
+                    zp_memcpy(te->out + te->out_len, value, value_end - value);
+                    te->out_len += value_end - value;
+                }
+            }
+        }
+
+        if (p < last && *p != ',') {
+            return ZP_ERROR;
+        }
+    }
+
+    /* a field line of no coding at all ("Transfer-Encoding: ,") */
+    return found ? ZP_OK : ZP_ERROR;
 }

@@ -64,6 +64,13 @@ typedef struct {
     unsigned absolute_uri : 1;  /* "http://host[:port]/path" */
     unsigned asterisk_uri : 1;  /* "OPTIONS *" */
     unsigned authority_uri : 1; /* "CONNECT host:port" */
+    unsigned space_in_uri : 1;  /* a raw SP in an origin-form target */
+    unsigned empty_uri : 1;     /* "GET HTTP/1.1": uri_start == uri_end */
+    unsigned no_version : 1;    /* "GET /x" CRLF (ZP_HTTP_PARSE_HTTP09) */
+
+    /* the header line just parsed (ZP_HTTP_PARSE_INVALID_NAME, _CTL_VALUE) */
+    unsigned invalid_name : 1;
+    unsigned ctl_value : 1;
 
     /* header line */
     u_char   *header_name_start, *header_name_end;
@@ -88,6 +95,10 @@ typedef struct {
 #define ZP_HTTP_PARSE_INVALID_REQUEST 10 /* -> 400 */
 #define ZP_HTTP_PARSE_INVALID_VERSION 11 /* HTTP/2.0, HTTP/3 on a 1.x line -> 505 */
 #define ZP_HTTP_PARSE_INVALID_HEADER  12 /* -> 400 */
+/* complete lines the caller may take or refuse (the fields are set): */
+#define ZP_HTTP_PARSE_HTTP09          13 /* "GET /x" CRLF, "GET /x HTTP/0.9" */
+#define ZP_HTTP_PARSE_INVALID_NAME    14 /* a field name byte outside tchar */
+#define ZP_HTTP_PARSE_CTL_VALUE       15 /* a CTL other than NUL, CR, LF, HT in the value */
 
 /*
  * Parses the request line (RFC 9112 §3) from b->pos. Empty lines before it
@@ -95,34 +106,60 @@ typedef struct {
  *
  *   ZP_OK        the line is complete, b->pos is after its LF and the
  *                request-line fields of p are set;
+ *   ZP_HTTP_PARSE_HTTP09  the same, for an HTTP/0.9 line: "GET /x" CRLF
+ *                (no_version set) or a version of "HTTP/0.9"; http_major
+ *                is 0 and http_minor 9. Any method: the caller decides;
  *   ZP_AGAIN     more bytes are needed, b->pos == b->last;
  *   ZP_HTTP_PARSE_INVALID_REQUEST, ZP_HTTP_PARSE_INVALID_VERSION.
  *
  * Rules: the method is a token (case-sensitive, unknown ones are
- * ZP_HTTP_UNKNOWN); exactly one SP separates the three parts; the target
- * is origin-form, absolute-form ("http"/"https", any case, a non-empty
- * host of ALPHA DIGIT "-._~" or an "[...]" literal, an optional 1-5 digit
- * port <= 65535, no userinfo), asterisk-form (OPTIONS only) or
- * authority-form (CONNECT only, and CONNECT only takes that, port
- * required). The path and query take 0x21-0x7E and bytes >= 0x80; a '#'
- * in the path is rejected (a fragment never belongs in a request-target
- * and proxies disagree on it), a '#' in the query is passed on. The
- * version is "HTTP/" DIGIT "." DIGIT: major 1 with any minor is accepted
- * (1.2+ is for the caller to treat as 1.1, RFC 9110 §6.2), another major
- * is ZP_HTTP_PARSE_INVALID_VERSION once the line is complete, anything
- * else (including no version: HTTP/0.9) is ZP_HTTP_PARSE_INVALID_REQUEST.
- * The line ends in CRLF or a bare LF; a CR not followed by LF is invalid.
+ * ZP_HTTP_UNKNOWN); runs of SP separate the three parts and may follow the
+ * version (RFC 9112 §3 lets a server split on whitespace; HT and other
+ * whitespace are invalid). The target is origin-form, absolute-form
+ * ("http"/"https", any case, a non-empty host of ALPHA DIGIT "-._~" or an
+ * "[...]" literal, an optional 1-5 digit port <= 65535, no userinfo),
+ * asterisk-form (OPTIONS only), authority-form (CONNECT only, and CONNECT
+ * only takes that, port required), or empty ("GET HTTP/1.1": empty_uri,
+ * uri_start == uri_end, no path_start; the caller reads it as "/"). The
+ * path and query take 0x21-0x7E and bytes >= 0x80; a '#' in the path is
+ * rejected (a fragment never belongs in a request-target and proxies
+ * disagree on it), a '#' in the query is passed on. An origin-form target
+ * may hold raw SP, as nginx takes them (space_in_uri): a SP followed by a
+ * word that does not start "HTTP/" belongs to the target; once a word
+ * after a SP starts "HTTP/", it is the version and the line must end after
+ * it (and optional SP), so a target never holds " HTTP/". The version is
+ * "HTTP/" DIGIT "." DIGIT: major 1 with any minor is accepted (1.2+ is for
+ * the caller to treat as 1.1, RFC 9110 §6.2), 0.9 is
+ * ZP_HTTP_PARSE_HTTP09, another major is ZP_HTTP_PARSE_INVALID_VERSION
+ * once the line is complete, anything else is
+ * ZP_HTTP_PARSE_INVALID_REQUEST. The line ends in CRLF or a bare LF, but a
+ * line without version only in CRLF ("/a" LF "HTTP/1.1" is what a LF in a
+ * target looks like); a CR not followed by LF is invalid.
  */
 zp_int_t zp_http_parse_request_line(zp_http_parse_t *p, zp_buf_t *b);
 
 /*
  * Parses one header line from b->pos. Returns ZP_OK (the header fields of
  * p are set, b->pos is after the LF), ZP_HTTP_PARSE_HEADER_DONE (the empty
- * line ending the section, b->pos after it), ZP_AGAIN, or
- * ZP_HTTP_PARSE_INVALID_HEADER for: a name byte outside tchar (including
- * SP/HT before the colon), an empty name, a line starting with SP or HT
- * (obs-fold), a CTL other than HT in the value (NUL, DEL included), a bare
- * CR, or a line without a colon. The value may hold obs-text (>= 0x80).
+ * line ending the section, b->pos after it), ZP_AGAIN, or:
+ *
+ *   ZP_HTTP_PARSE_INVALID_NAME   a complete line whose name holds a byte
+ *                                outside tchar (SP or HT before the colon,
+ *                                a CTL, DEL, a separator, >= 0x80); the
+ *                                fields are set (invalid_name), but not
+ *                                header_hash and lowcase_header;
+ *   ZP_HTTP_PARSE_CTL_VALUE      a complete line with a valid name and a
+ *                                CTL other than NUL, CR, LF, HT (DEL
+ *                                included) in the value; the fields are set
+ *                                (ctl_value), the CTL is part of the value;
+ *   ZP_HTTP_PARSE_INVALID_HEADER an empty name, a line starting with SP or
+ *                                HT (obs-fold), NUL anywhere, a CR or LF
+ *                                in the name, a bare CR, a line without a
+ *                                colon.
+ *
+ * The caller refuses the first two or takes them (RFC 9110 §5.5 lets
+ * a recipient keep a CTL in a value; a field it does not act on may be
+ * dropped). The value may hold obs-text (>= 0x80).
  */
 zp_int_t zp_http_parse_header_line(zp_http_parse_t *p, zp_buf_t *b);
 
@@ -205,6 +242,38 @@ typedef struct {
  * bare CR.
  */
 zp_int_t zp_http_parse_status_line(zp_http_status_t *st, zp_buf_t *b);
+
+/*
+ * Is name, with every byte other than ALPHA and DIGIT left out and case
+ * folded, one of the fields the request core acts on for framing or
+ * routing (Content-Length, Transfer-Encoding, Host, Connection, Upgrade,
+ * Expect, TE, Trailer)? "Transfer-Encoding ", "\x01Content-Length" and
+ * "Transfer\xe2\x80\x95Encoding" are; the caller refuses such a field when its
+ * name or value is malformed rather than dropping or keeping it.
+ */
+zp_uint_t zp_http_field_acted_on(u_char *name, size_t len);
+
+/*
+ * Transfer-Encoding (RFC 9112 §6.1): the field lines of a message form one
+ * list (RFC 9110 §5.3). Zero te, point te->out at room for twice the total
+ * length of the values plus two bytes per field line, and call
+ * zp_http_parse_te() for each value in order. Each list element is a
+ * token with optional parameters (";" name ["=" token / quoted-string]; an
+ * empty one is let through); empty elements are skipped. Returns ZP_ERROR
+ * for a byte outside that syntax, a field of no coding at all, or a
+ * coding after "chunked" (chunked twice, or not last). After the last
+ * field, te->chunked says whether the list ends in chunked, and te->out
+ * holds the other codings, identity left out, as "gzip, x;p=v" (no
+ * whitespace, parameters as sent) to pass on before chunked.
+ */
+typedef struct {
+    u_char   *out;
+    size_t    out_len;
+    zp_uint_t codings;     /* codings seen, identity and chunked included */
+    unsigned  chunked : 1; /* the last coding so far is chunked */
+} zp_http_te_t;
+
+zp_int_t zp_http_parse_te(zp_http_te_t *te, u_char *value, size_t len);
 
 /* "GET" ... for one ZP_HTTP_ method bit, "UNKNOWN" otherwise. */
 const char *zp_http_method_name(zp_uint_t method);

@@ -27,16 +27,17 @@ static zp_int_t zp_http_header_content_length(zp_http_request_t *r, zp_table_elt
 #define zp_http_hin(field) offsetof(zp_http_headers_in_t, field)
 
 /*
- * Headers the core looks at. A second Host or Transfer-Encoding is an
- * error (a proxy must not guess which one the next hop will believe); a
- * second Content-Length is accepted only with the same value (RFC 9112
- * 6.3). Any other header may repeat and is chained.
+ * Headers the core looks at. A second Host is an error (a proxy must not
+ * guess which one the next hop will believe); a second Content-Length is
+ * accepted only with the same value (RFC 9112 6.3); Transfer-Encoding
+ * lines form one list (RFC 9110 5.3), checked as a whole once the head is
+ * in. Any other header may repeat and is chained.
  */
 static zp_http_header_t zp_http_headers_in[] = {
     {zp_string("host"), zp_http_hin(host), zp_http_header_unique},
     {zp_string("connection"), zp_http_hin(connection), zp_http_header_first},
     {zp_string("content-length"), zp_http_hin(content_length), zp_http_header_content_length},
-    {zp_string("transfer-encoding"), zp_http_hin(transfer_encoding), zp_http_header_unique},
+    {zp_string("transfer-encoding"), zp_http_hin(transfer_encoding), zp_http_header_first},
     {zp_string("te"), zp_http_hin(te), zp_http_header_first},
     {zp_string("expect"), zp_http_hin(expect), zp_http_header_unique},
     {zp_string("upgrade"), zp_http_hin(upgrade), zp_http_header_first},
@@ -165,9 +166,19 @@ zp_http_header_unique(zp_http_request_t *r, zp_table_elt_t *h, zp_uint_t offset)
     zp_table_elt_t **ph = (zp_table_elt_t **) ((char *) &r->headers_in + offset);
 
     if (*ph) {
+        u_char   buf[2][256];
+        zp_str_t v, prev;
+
+        /* a value may hold CTLs (RFC 9110 5.5): not raw into the log */
+        v.data    = buf[0];
+        v.len     = zp_escape_text(buf[0], buf[0] + 256, h->value.data, h->value.len) - buf[0];
+        prev.data = buf[1];
+        prev.len  = zp_escape_text(buf[1], buf[1] + 256, (*ph)->value.data, (*ph)->value.len)
+                    - buf[1];
+
         zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
                      "client sent duplicate header line: \"%V: %V\", previous value: \"%V\"",
-                     &h->key, &h->value, &(*ph)->value);
+                     &h->key, &v, &prev);
         return ZP_HTTP_BAD_REQUEST;
     }
 
@@ -186,8 +197,13 @@ zp_http_header_content_length(zp_http_request_t *r, zp_table_elt_t *h, zp_uint_t
     n = zp_atoof(h->value.data, h->value.len);
 
     if (n == ZP_ERROR) {
+        u_char   buf[256];
+        zp_str_t v;
+
+        v.data = buf;
+        v.len  = zp_escape_text(buf, buf + sizeof(buf), h->value.data, h->value.len) - buf;
         zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
-                     "client sent invalid \"Content-Length\" header: \"%V\"", &h->value);
+                     "client sent invalid \"Content-Length\" header: \"%V\"", &v);
         return ZP_HTTP_BAD_REQUEST;
     }
 
@@ -325,55 +341,63 @@ zp_http_validate_host(zp_http_request_t *r, zp_str_t *host)
 }
 
 
-static zp_uint_t
-zp_http_is_tchar(u_char ch)
+/*
+ * The Transfer-Encoding lines as one list (RFC 9110 5.3): it must end in
+ * chunked, which zproxy decodes; the codings before it are passed on as
+ * they are (RFC 9112 6.1 lets a proxy forward codings it does not know),
+ * in r->headers_in.transfer_codings. Returns ZP_OK or the status.
+ */
+static zp_int_t
+zp_http_process_transfer_encoding(zp_http_request_t *r)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
-           || (ch && zp_strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
+    size_t                room;
+    zp_http_te_t          te;
+    zp_table_elt_t       *h;
+    zp_http_headers_in_t *hin = &r->headers_in;
 
+    room = 0;
+    for (h = hin->transfer_encoding; h; h = h->next) {
+        room += 2 * h->value.len + 2;
+    }
 
-/* "gzip, chunked": one or more tokens other than chunked, separated by
- * commas with optional whitespace, then chunked. No parameters. */
-static zp_uint_t
-zp_http_te_codings_then_chunked(zp_str_t *v)
-{
-    u_char    *p, *end, *tok;
-    size_t     len;
-    zp_uint_t  n = 0, chunked = 0;
+    zp_memzero(&te, sizeof(zp_http_te_t));
+    te.out = zp_pnalloc(r->pool, room);
+    if (te.out == NULL) {
+        return ZP_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    p   = v->data;
-    end = v->data + v->len;
+    for (h = hin->transfer_encoding; h; h = h->next) {
+        if (zp_http_parse_te(&te, h->value.data, h->value.len) != ZP_OK) {
+            u_char   buf[256];
+            zp_str_t v;
 
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-        tok = p;
-        while (p < end && zp_http_is_tchar(*p)) {
-            p++;
-        }
-        len = p - tok;
-        if (len == 0 || chunked) {
-            return 0; /* an empty element, or something after chunked */
-        }
-        chunked = (len == 7 && zp_strncasecmp(tok, (u_char *) "chunked", 7) == 0);
-        n++;
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-        if (p < end && *p++ != ',') {
-            return 0; /* parameters, or a byte outside the list syntax */
+            v.data = buf;
+            v.len  = zp_escape_text(buf, buf + sizeof(buf), h->value.data, h->value.len) - buf;
+            zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
+                         "client sent invalid \"Transfer-Encoding\": \"%V\"", &v);
+            return ZP_HTTP_BAD_REQUEST;
         }
     }
 
-    return chunked && n > 1;
+    if (!te.chunked) {
+        /* the length cannot be determined: RFC 9112 6.3 says 400 */
+        zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
+                     "client sent \"Transfer-Encoding\" not ending in \"chunked\"");
+        return ZP_HTTP_BAD_REQUEST;
+    }
+
+    hin->transfer_codings.data = te.out;
+    hin->transfer_codings.len  = te.out_len;
+    hin->chunked               = 1;
+
+    return ZP_OK;
 }
 
 
 zp_int_t
 zp_http_process_request_headers(zp_http_request_t *r)
 {
+    zp_int_t              rc;
     zp_http_headers_in_t *hin = &r->headers_in;
     zp_table_elt_t       *h;
 
@@ -409,19 +433,10 @@ zp_http_process_request_headers(zp_http_request_t *r)
             return ZP_HTTP_BAD_REQUEST;
         }
 
-        if (hin->transfer_encoding->value.len != 7
-            || zp_strncasecmp(hin->transfer_encoding->value.data, (u_char *) "chunked", 7) != 0) {
-            zp_log_error(ZP_LOG_INFO, r->connection->log, 0,
-                         "client sent unknown \"Transfer-Encoding\": \"%V\"",
-                         &hin->transfer_encoding->value);
-            /* a well-formed list of codings ending in chunked is a valid
-             * message with codings we do not implement (RFC 9112 6.1: 501,
-             * as nginx); anything else is malformed */
-            return zp_http_te_codings_then_chunked(&hin->transfer_encoding->value)
-                       ? ZP_HTTP_NOT_IMPLEMENTED : ZP_HTTP_BAD_REQUEST;
+        rc = zp_http_process_transfer_encoding(r);
+        if (rc != ZP_OK) {
+            return rc;
         }
-
-        hin->chunked = 1;
     }
 
     if (!hin->content_length) {

@@ -44,6 +44,8 @@ typedef struct {
 
     zp_str_t        server;            /* host without port, lower-case */
     off_t           content_length_n;  /* -1: none */
+    /* chunked: the codings before it, to pass on ("gzip, x;p=v"), or "" */
+    zp_str_t        transfer_codings;
 
     unsigned        chunked:1;
     unsigned        connection_close:1;
@@ -100,7 +102,7 @@ struct zp_http_request_s {
     void                 **rte_conf;
 
     zp_uint_t              method;          /* ZP_HTTP_GET ... */
-    zp_uint_t              http_version;    /* 1000, 1001 */
+    zp_uint_t              http_version;    /* 9, 1000, 1001 */
     zp_str_t               method_name;
     zp_str_t               request_line;
     zp_str_t               unparsed_uri;    /* the target as sent, with args */
@@ -141,6 +143,8 @@ struct zp_http_request_s {
     unsigned               body_started:1;  /* some request body was read */
 };
 
+/* HTTP/0.9: no header lines either way, the answer is the body alone */
+#define ZP_HTTP_VERSION_9  9
 #define ZP_HTTP_VERSION_10 1000
 #define ZP_HTTP_VERSION_11 1001
 

@@ -379,6 +379,51 @@ zp_http_v1_create_request(zp_connection_t *c)
 }
 
 
+/*
+ * A target with raw SP (p->space_in_uri) goes on with each SP as %20, the
+ * form every next hop reads the same way; $request_uri and $args show it
+ * so. The path for routing is still read from the raw bytes (a SP there
+ * is what %20 decodes to).
+ */
+static zp_int_t
+zp_http_v1_escape_spaces(zp_http_request_t *r)
+{
+    u_char *p, *src, *last, *q;
+    size_t  n;
+
+    src  = r->unparsed_uri.data;
+    last = src + r->unparsed_uri.len;
+
+    for (n = 0, p = src; p < last; p++) {
+        n += *p == ' ';
+    }
+
+    q = zp_pnalloc(r->pool, r->unparsed_uri.len + 2 * n);
+    if (q == NULL) {
+        return ZP_ERROR;
+    }
+
+    r->unparsed_uri.data = q;
+    r->unparsed_uri.len += 2 * n;
+
+    for (p = src; p < last; p++) {
+        if (*p == ' ') {
+            q = zp_cpymem(q, "%20", 3);
+        } else {
+            *q++ = *p;
+        }
+    }
+
+    if (r->args.data) {
+        p            = memchr(r->unparsed_uri.data, '?', r->unparsed_uri.len);
+        r->args.data = p + 1;
+        r->args.len  = r->unparsed_uri.data + r->unparsed_uri.len - (p + 1);
+    }
+
+    return ZP_OK;
+}
+
+
 /* The request line's parts into the request. */
 static zp_int_t
 zp_http_v1_process_request_line(zp_http_request_t *r, zp_http_parse_t *p)
@@ -398,6 +443,25 @@ zp_http_v1_process_request_line(zp_http_request_t *r, zp_http_parse_t *p)
     if (p->args_start) {
         r->args.data = p->args_start;
         r->args.len  = p->uri_end - p->args_start;
+    }
+
+    if (p->http_major == 0) {
+        /* HTTP/0.9 (zp_http_v1_parse_head took it): "GET /x" has no
+         * protocol to show, "GET /x HTTP/0.9" has */
+        r->http_version = ZP_HTTP_VERSION_9;
+        if (p->no_version) {
+            r->http_protocol.len = 0;
+        }
+    }
+
+    if (p->empty_uri) {
+        /* "GET HTTP/1.1": an empty path is "/" (RFC 9112 3.2.1) */
+        r->unparsed_uri.data = (u_char *) "/";
+        r->unparsed_uri.len  = 1;
+    }
+
+    if (p->space_in_uri) {
+        return zp_http_v1_escape_spaces(r);
     }
 
     return ZP_OK;
@@ -436,7 +500,8 @@ zp_http_v1_process_uri(zp_http_request_t *r, zp_http_parse_t *p)
     }
 
     if (p->path_start == NULL) {
-        /* CONNECT's authority-form: nothing to route by */
+        /* CONNECT's authority-form, or no target at all: nothing to
+         * route by */
         r->uri.data = (u_char *) "/";
         r->uri.len  = 1;
         return ZP_OK;
@@ -468,6 +533,45 @@ zp_http_v1_process_uri(zp_http_request_t *r, zp_http_parse_t *p)
 
     r->uri.len = len;
     return ZP_OK;
+}
+
+
+/*
+ * A field line the parser flagged (zp_http_parse.h). A name with a byte
+ * outside tchar is dropped, as nginx's ignore_invalid_headers does, or
+ * refused with the directive off; a CTL in a value is kept (RFC 9110 5.5).
+ * Either is refused when the field could be one the core acts on
+ * ("Transfer-Encoding ", "Host: a\x01"): a next hop may read it as that
+ * field. Returns ZP_OK (keep it), ZP_DECLINED (drop it) or ZP_ERROR (400).
+ */
+static zp_int_t
+zp_http_v1_flagged_field(zp_connection_t *c, zp_http_core_srv_conf_t *cscf, zp_int_t rc,
+                         zp_http_parse_t *p)
+{
+    u_char      buf[256];
+    zp_str_t    name;
+    const char *what;
+
+    name.data = buf;
+    name.len  = zp_escape_text(buf, buf + sizeof(buf), p->header_name_start,
+                              p->header_name_end - p->header_name_start)
+               - buf;
+
+    if (zp_http_field_acted_on(p->header_name_start, p->header_name_end - p->header_name_start)) {
+        what = rc == ZP_HTTP_PARSE_CTL_VALUE ? "a control character in the value of header"
+                                             : "invalid header name";
+        zp_log_error(ZP_LOG_INFO, c->log, 0, "client sent %s \"%V\"", what, &name);
+        return ZP_ERROR;
+    }
+
+    if (rc == ZP_HTTP_PARSE_CTL_VALUE) {
+        return ZP_OK;
+    }
+
+    zp_log_error(ZP_LOG_INFO, c->log, 0, "client sent invalid header name \"%V\"%s", &name,
+                 cscf->ignore_invalid_headers ? ", ignored" : "");
+
+    return cscf->ignore_invalid_headers ? ZP_DECLINED : ZP_ERROR;
 }
 
 
@@ -507,7 +611,19 @@ zp_http_v1_parse_head(zp_connection_t *c)
             return;
         }
 
-        if (rc != ZP_OK) {
+        if (rc == ZP_HTTP_PARSE_HTTP09 && (!cscf->http09 || p->method != ZP_HTTP_GET)) {
+            /* answered as HTTP/1.x: 0.9 has GET only; with http09 off, a
+             * line without version is malformed and "HTTP/0.9" a version
+             * this server does not speak */
+            zp_log_error(ZP_LOG_INFO, c->log, 0, "client sent HTTP/0.9 request%s",
+                         cscf->http09 ? " with a method other than GET" : ", http09 is off");
+            zp_http_v1_head_error(c, !cscf->http09 && !p->no_version
+                                         ? ZP_HTTP_VERSION_NOT_SUPPORTED
+                                         : ZP_HTTP_BAD_REQUEST);
+            return;
+        }
+
+        if (rc != ZP_OK && rc != ZP_HTTP_PARSE_HTTP09) {
             zp_log_error(ZP_LOG_INFO, c->log, 0, "client sent invalid request line");
             zp_http_v1_head_error(c, rc == ZP_HTTP_PARSE_INVALID_VERSION
                                          ? ZP_HTTP_VERSION_NOT_SUPPORTED
@@ -515,12 +631,36 @@ zp_http_v1_parse_head(zp_connection_t *c)
             return;
         }
 
-        zp_http_v1_process_request_line(r, p);
+        if (zp_http_v1_process_request_line(r, p) != ZP_OK) {
+            zp_http_v1_close(c);
+            return;
+        }
+
         ctx->line_done = 1;
+
+        if (rc == ZP_HTTP_PARSE_HTTP09) {
+            /* an HTTP/0.9 request is its line: nothing after it is read
+             * as headers or as another request, the connection closes
+             * after the answer */
+            goto head_done;
+        }
     }
 
     for (;;) {
         rc = zp_http_parse_header_line(p, b);
+
+        if (rc == ZP_HTTP_PARSE_INVALID_NAME || rc == ZP_HTTP_PARSE_CTL_VALUE) {
+            rc = zp_http_v1_flagged_field(c, cscf, rc, p);
+
+            if (rc == ZP_DECLINED) {
+                continue; /* dropped */
+            }
+
+            if (rc != ZP_OK) {
+                zp_http_v1_head_error(c, ZP_HTTP_BAD_REQUEST);
+                return;
+            }
+        }
 
         if (rc == ZP_OK) {
             name.data  = p->header_name_start;
@@ -569,6 +709,8 @@ zp_http_v1_parse_head(zp_connection_t *c)
         zp_http_v1_head_error(c, ZP_HTTP_BAD_REQUEST);
         return;
     }
+
+head_done:
 
     /* the whole head is in */
 
@@ -652,8 +794,16 @@ zp_http_v1_send_header(zp_http_request_t *r)
         r->keepalive = 0;
     }
 
-    /* a body of unknown length: chunked on 1.1, close-delimited on 1.0 */
     ctx->chunked_out = 0;
+
+    if (r->http_version == ZP_HTTP_VERSION_9) {
+        /* HTTP/0.9 has no status line and no headers: the body alone,
+         * ended by the close */
+        r->keepalive = 0;
+        return ZP_OK;
+    }
+
+    /* a body of unknown length: chunked on 1.1, close-delimited on 1.0 */
     if (hout->content_length_n < 0 && !r->header_only && hout->status >= 200
         && hout->status != 204 && hout->status != 304) {
         if (r->http_version >= ZP_HTTP_VERSION_11) {

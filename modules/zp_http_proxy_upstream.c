@@ -267,6 +267,34 @@ zp_http_proxy_pair(zp_array_t *a, zp_http_proxy_rte_conf_t *conf, const char *lc
 }
 
 
+/*
+ * The decoded path as a request-target again: a byte that would end the
+ * target or change what it means (CTLs, SP, DEL, '#', '%', '?', bytes >=
+ * 0x80) as %XX, as nginx's ngx_escape_uri() does. Without it a "%0d%0a"
+ * or a SP the client sent would split the upstream's request line.
+ */
+static u_char *
+zp_http_proxy_escape_path(u_char *dst, u_char *src, size_t len)
+{
+    static const u_char hex[] = "0123456789ABCDEF";
+    u_char              ch;
+
+    while (len--) {
+        ch = *src++;
+
+        if (ch <= 0x20 || ch >= 0x7f || ch == '#' || ch == '%' || ch == '?') {
+            *dst++ = '%';
+            *dst++ = hex[ch >> 4];
+            *dst++ = hex[ch & 0xf];
+        } else {
+            *dst++ = ch;
+        }
+    }
+
+    return dst;
+}
+
+
 static zp_int_t
 zp_http_proxy_target(zp_http_proxy_ctx_t *u, zp_str_t *target)
 {
@@ -292,14 +320,15 @@ zp_http_proxy_target(zp_http_proxy_ctx_t *u, zp_str_t *target)
         return ZP_OK;
     }
 
-    /* the target was encoded: rebuild it from the normalized path */
-    target->data = zp_pnalloc(r->pool, conf->uri.len + r->uri.len + 1 + r->args.len);
+    /* the target was encoded: rebuild it from the normalized path,
+     * encoded again */
+    target->data = zp_pnalloc(r->pool, conf->uri.len + 3 * r->uri.len + 1 + r->args.len);
     if (target->data == NULL) {
         return ZP_ERROR;
     }
     p = zp_cpymem(target->data, conf->uri.data, conf->uri.len);
     if (r->uri.len >= pre->len) {
-        p = zp_cpymem(p, r->uri.data + pre->len, r->uri.len - pre->len);
+        p = zp_http_proxy_escape_path(p, r->uri.data + pre->len, r->uri.len - pre->len);
     }
     if (r->args.len) {
         *p++ = '?';
@@ -432,7 +461,7 @@ zp_http_proxy_create_request(zp_http_proxy_ctx_t *u)
 
     len = r->method_name.len + 1 + target.len + sizeof(" HTTP/1.1\r\n") - 1
           + sizeof("Content-Length: \r\n") - 1 + ZP_OFF_T_LEN
-          + sizeof("Transfer-Encoding: chunked\r\n") - 1
+          + sizeof("Transfer-Encoding: , chunked\r\n") - 1 + r->headers_in.transfer_codings.len
           + sizeof("Connection: keep-alive\r\n") - 1 + 2;
 
     pr = pairs.elts;
@@ -451,7 +480,11 @@ zp_http_proxy_create_request(zp_http_proxy_ctx_t *u)
         p = zp_sprintf(p, "%V: %V\r\n", &pr[i].name, &pr[i].value);
     }
 
-    if (r->headers_in.chunked) {
+    if (r->headers_in.chunked && r->headers_in.transfer_codings.len) {
+        /* the client's codings, passed on as HAProxy does: the body is
+         * still framed by our own chunked encoding, never decoded */
+        p = zp_sprintf(p, "Transfer-Encoding: %V, chunked\r\n", &r->headers_in.transfer_codings);
+    } else if (r->headers_in.chunked) {
         p = zp_cpymem(p, "Transfer-Encoding: chunked\r\n", 28);
     } else if (r->headers_in.content_length_n > 0 || r->headers_in.content_length) {
         p = zp_sprintf(p, "Content-Length: %O\r\n", r->headers_in.content_length_n);
@@ -1514,6 +1547,9 @@ zp_http_proxy_process_header(zp_http_proxy_ctx_t *u)
             continue;
         }
 
+        /* a line the parser flags (a bad name byte, a CTL in a value) is
+         * refused too: what http_v1 lets through is for clients, an
+         * upstream's response head stays strict */
         if (rc != ZP_HTTP_PARSE_HEADER_DONE) {
             zp_log_error(ZP_LOG_ERR, &u->log, 0, "upstream sent invalid header");
             zp_http_proxy_next(u, ZP_HTTP_PROXY_FT_INVALID, 0);

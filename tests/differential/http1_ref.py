@@ -9,9 +9,14 @@ from the ABNF. Where the RFCs leave the recipient a choice, it takes the
 one docs/http.md documents for zproxy, and says so in a comment marked
 "policy". Where zproxy is stricter than the grammar (limits, schemes,
 host bytes), the message is accepted here and a note is attached; where
-zproxy is looser, the rejection carries a reason. http1_diff.py decides
-from the notes and reasons which disagreements are the documented ones
-(docs/http1.md).
+zproxy is looser, the rejection carries a reason. A few lenient readings
+zproxy takes on purpose (runs of SP in the request line, a SP in the
+target, an empty target, HTTP/0.9, a field name with a bad byte dropped, a
+CTL kept in a value, a transfer-coding parameter without value) are
+written here too, from their description in docs/http1.md, so that what
+zproxy makes of such a message is compared in full: the message is
+accepted with a note ("lenient"). http1_diff.py decides from the notes and
+reasons which disagreements are the documented ones (docs/http1.md).
 
 parse(data) returns a dict:
 
@@ -40,6 +45,9 @@ REG_NAME = rb"(?:[" + UNRESERVED + SUB_DELIMS + rb"]|" + PCT + rb")*"
 SCHEME = rb"[A-Za-z][A-Za-z0-9+\-.]*"
 
 RE_REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([^ ]+) HTTP/([0-9])\.([0-9])\Z")
+# lenient: the method, then SP runs, then the rest of the line
+RE_LINE_WORDS = re.compile(rb"(" + TOKEN + rb") +(.*)\Z", re.S)
+RE_VERSION_LAX = re.compile(rb"HTTP/([0-9])\.([0-9]) *\Z")
 RE_ORIGIN = re.compile(rb"(" + ABSOLUTE_PATH + rb")(?:\?(" + QUERY + rb"))?\Z")
 RE_ABSOLUTE = re.compile(rb"(" + SCHEME + rb"):(.*)\Z", re.S)
 RE_HTTP_HIER = re.compile(
@@ -49,6 +57,15 @@ RE_REG_NAME = re.compile(REG_NAME + rb"\Z")
 RE_AUTHORITY = re.compile(rb"(\[[^\]]*\]|[^:\[\]]*):([0-9]*)\Z")
 RE_FIELD = re.compile(rb"(" + TOKEN + rb"):[ \t]*(.*?)[ \t]*\Z", re.S)
 RE_FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*\Z")
+# lenient: any name without NUL (CR and LF cannot be in a line) up to the first ':'
+RE_FIELD_LAX = re.compile(rb"([^:\x00]+):[ \t]*(.*?)[ \t]*\Z", re.S)
+RE_FIELD_VALUE_LAX = re.compile(rb"[^\x00]*\Z")
+
+# the fields zproxy acts on for framing or routing: a malformed line that
+# could be one of them (its name with everything but letters and digits
+# left out) is refused rather than dropped or kept (policy, docs/http1.md)
+ACTED_ON = {b"contentlength", b"transferencoding", b"host", b"connection", b"upgrade",
+            b"expect", b"te", b"trailer"}
 RE_CONTENT_LENGTH = re.compile(rb"[0-9]+\Z")
 
 # chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
@@ -59,6 +76,16 @@ BWS = rb"[ \t]*"
 CHUNK_EXT = (rb"(?:" + BWS + rb";" + BWS + TOKEN + rb"(?:" + BWS + rb"=" + BWS + rb"(?:" + TOKEN
              + rb"|" + QUOTED_STRING + rb"))?)*")
 RE_CHUNK_LINE = re.compile(rb"(" + HEXDIG + rb"+)(" + CHUNK_EXT + rb")\Z")
+
+# transfer-coding = token *( OWS ";" OWS transfer-parameter ) (RFC 9112 7)
+# transfer-parameter = token BWS "=" BWS ( token / quoted-string )
+TRANSFER_PARAM = TOKEN + BWS + rb"=" + BWS + rb"(?:" + TOKEN + rb"|" + QUOTED_STRING + rb")"
+RE_TRANSFER_CODING = re.compile(rb"(" + TOKEN + rb")((?:" + BWS + rb";" + BWS + TRANSFER_PARAM
+                                + rb")*)")
+# lenient: a parameter of a name alone, or nothing between ";"s
+RE_TRANSFER_CODING_LAX = re.compile(rb"(" + TOKEN + rb")((?:" + BWS + rb";" + BWS + rb"(?:"
+                                    + TOKEN + rb"(?:" + BWS + rb"=" + BWS + rb"(?:" + TOKEN
+                                    + rb"|" + QUOTED_STRING + rb"))?)?)*)")
 
 OFF_T_MAX = 2**63 - 1
 IPV6_CHARS = re.compile(rb"[0-9A-Fa-f:.]+\Z")
@@ -74,10 +101,10 @@ class Reject(Exception):
         self.why = why
 
 
-def read_line(data, pos):
+def read_line(data, pos, crlf=None):
     """A line ending in CRLF or, as RFC 9112 2.2 allows, a bare LF.
     A CR anywhere else is a bare CR: invalid (policy: rejected, not read as
-    SP). Returns (line, next_pos)."""
+    SP). Returns (line, next_pos); crlf (a list) gets whether it was CRLF."""
     lf = data.find(b"\n", pos)
     if lf < 0:
         # what is there may still be a valid line start; a bare CR before
@@ -89,6 +116,8 @@ def read_line(data, pos):
     end = lf
     if end > pos and data[end - 1:end] == b"\r":
         end -= 1
+    if crlf is not None:
+        crlf.append(end < lf)
     line = data[pos:end]
     if b"\r" in line:
         raise Reject("bare-cr")
@@ -233,8 +262,10 @@ def classify_target_bytes(t):
     return "target-lax-bytes"
 
 
-def parse_fields(data, pos, headers, notes, limit=None):
-    """field-line CRLF ... CRLF. Returns the position after the empty line."""
+def parse_fields(data, pos, headers, notes, limit=None, lenient=None):
+    """field-line CRLF ... CRLF. Returns the position after the empty line.
+    lenient: take the field lines zproxy takes (a header section, not
+    trailers)."""
     start = pos
     while True:
         line, pos = read_line(data, pos)
@@ -247,11 +278,25 @@ def parse_fields(data, pos, headers, notes, limit=None):
             # 5.2 / 2.2 let a server reject it. Policy: rejected.
             raise Reject("obs-fold")
         m = RE_FIELD.match(line)
-        if not m:
+        if m and RE_FIELD_VALUE.match(m.group(2)):
+            headers.append((m.group(1), m.group(2)))
+            continue
+        if lenient is None:
+            raise Reject("field-syntax" if not m else "field-ctl")
+        # lenient (docs/http1.md): a name with a byte outside tchar is
+        # dropped, a CTL in a value kept; both refused for a field zproxy
+        # acts on, and NUL anywhere
+        m = RE_FIELD_LAX.match(line)
+        if not m or not RE_FIELD_VALUE_LAX.match(m.group(2)):
             raise Reject("field-syntax")
-        if not RE_FIELD_VALUE.match(m.group(2)):
-            raise Reject("field-ctl")
-        headers.append((m.group(1), m.group(2)))
+        folded = bytes(c for c in m.group(1).lower() if chr(c).isalnum() and c < 0x80)
+        if folded in ACTED_ON:
+            raise Reject("field-acted-on")
+        if re.match(TOKEN + rb"\Z", m.group(1)):
+            notes.add("field-value-ctl")
+            headers.append((m.group(1), m.group(2)))
+        else:
+            notes.add("field-name-dropped")
 
 
 def parse_chunked(data, pos, notes):
@@ -296,6 +341,112 @@ def parse(data):
         return {"r": "reject", "why": e.why, "notes": notes}
 
 
+def parse_request_line(line, crlf, notes):
+    """request-line = method SP request-target SP HTTP-version (RFC 9112
+    3), or what zproxy reads in its place (lenient, docs/http1.md): the
+    line split on runs of SP, SP after the version, a SP inside an
+    origin-form target (the version is the first word after a SP that
+    starts "HTTP/", and the line must end after it), no target at all
+    ("GET HTTP/1.1", read as "/"), and HTTP/0.9: "HTTP/0.9" or no version
+    (then only a CRLF ends the line), GET only. Returns (method, target,
+    major, minor)."""
+    m = RE_REQUEST_LINE.match(line)
+    if m:
+        method, target, major, minor = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
+        if major == 0 and minor == 9:
+            notes.add("http09")
+            if method != b"GET":
+                raise Reject("http09-method")
+        elif major != 1:
+            raise Reject("version")  # 505: this is an HTTP/1.x server
+        check_target(method, target, notes)
+        return method, target, major, minor
+
+    m = RE_LINE_WORDS.match(line)
+    if not m:
+        raise Reject("request-line")
+    method, rest = m.group(1), m.group(2)
+    spaces = len(line) - len(method) - len(rest) > 1
+
+    if rest.startswith(b"HTTP/"):
+        target, version = b"", rest
+    else:
+        v = re.search(rb" +HTTP/", rest)
+        if v:
+            target, version = rest[:v.start()], rest[v.end() - 5:]
+            spaces = spaces or v.end() - 5 - v.start() > 1
+        else:
+            target, version = rest.rstrip(b" "), None
+            spaces = spaces or len(target) < len(rest)
+
+    if version is not None:
+        v = RE_VERSION_LAX.match(version)
+        if not v:
+            raise Reject("request-line")
+        major, minor = int(v.group(1)), int(v.group(2))
+        spaces = spaces or version.endswith(b" ")
+    elif not crlf:
+        # "/a" LF "HTTP/1.1" is a LF in the target to other parsers
+        raise Reject("request-line")
+    else:
+        major, minor = 0, 9
+
+    if spaces:
+        notes.add("request-line-spaces")
+
+    if major == 0 and minor == 9:
+        notes.add("http09")
+        if method != b"GET":
+            raise Reject("http09-method")
+    elif major != 1:
+        raise Reject("version")
+
+    if target == b"":
+        if method == b"CONNECT":
+            raise Reject("connect-target")
+        notes.add("empty-target")
+    elif b" " in target:
+        if not target.startswith(b"/"):
+            raise Reject("target-space")
+        # the target as the next hop gets it, a SP as %20
+        notes.add("space-in-target")
+        check_target(method, target.replace(b" ", b"%20"), notes)
+    else:
+        check_target(method, target, notes)
+
+    return method, target, major, minor
+
+
+def parse_transfer_codings(values, notes):
+    """The Transfer-Encoding field lines as one list (RFC 9110 5.3) of
+    transfer-codings; empty list elements are skipped (5.6.1). Returns
+    the coding names, lower-cased."""
+    codings = []
+    for v in values:
+        pos, n = 0, 0
+        while True:
+            pos = re.compile(rb"[ \t,]*").match(v, pos).end()
+            if pos == len(v):
+                break
+            for rx in (RE_TRANSFER_CODING, RE_TRANSFER_CODING_LAX):
+                m = rx.match(v, pos)
+                end = re.compile(rb"[ \t]*").match(v, m.end()).end() if m else 0
+                if m and (end == len(v) or v[end:end + 1] == b","):
+                    break
+            else:
+                raise Reject("te-syntax")
+            if rx is RE_TRANSFER_CODING_LAX:
+                # a parameter without value ("chunked;x") or an empty one
+                # ("gzip ;"): lenient, as zproxy takes them
+                notes.add("te-param")
+            codings.append(m.group(1).lower())
+            pos, n = end, n + 1
+        if n == 0:
+            # a line of no coding is valid list syntax; zproxy refuses it
+            notes.add("te-empty-field")
+    return codings
+
+
 def parse_message(data, notes):
     pos = 0
     # RFC 9112 2.2: empty lines before the request-line are ignored
@@ -309,17 +460,17 @@ def parse_message(data, notes):
         else:
             break
 
-    line, pos = read_line(data, pos)
-    m = RE_REQUEST_LINE.match(line)
-    if not m:
-        raise Reject("request-line")
-    method, target, major, minor = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
-    if major != 1:
-        raise Reject("version")  # 505: this is an HTTP/1.x server
-    check_target(method, target, notes)
+    crlf = []
+    line, pos = read_line(data, pos, crlf)
+    method, target, major, minor = parse_request_line(line, crlf[0], notes)
+
+    if major == 0:
+        # HTTP/0.9: the request is its line, nothing after it is read
+        return {"r": "ok", "method": method, "target": target, "major": 0, "minor": 9,
+                "headers": [], "body": b"", "end": pos, "notes": notes}
 
     headers = []
-    pos = parse_fields(data, pos, headers, notes)
+    pos = parse_fields(data, pos, headers, notes, lenient=True)
 
     # framing (RFC 9112 6, RFC 9110 8.6, 7.2)
     def named(n):
@@ -347,12 +498,11 @@ def parse_message(data, notes):
         if cls:
             # RFC 9112 6.1: MAY reject, else MUST close after. Policy: reject
             raise Reject("te-and-cl")
-        codings = [c.strip(b" \t").lower() for v in tes for c in v.split(b",")]
-        # the only coding understood is chunked, once and final; anything
-        # else is 501 (RFC 9112 6.1, 7)
-        if codings != [b"chunked"]:
-            raise Reject("te-not-chunked")
-        if len(tes) > 1:
+        codings = parse_transfer_codings(tes, notes)
+        # chunked is applied once (RFC 9112 7) and must be the final coding
+        # of a request, else its length cannot be known: 400 (6.3); the
+        # codings before it are passed on (policy: 6.1 lets a proxy do so)
+        if not codings or codings[-1] != b"chunked" or codings.count(b"chunked") > 1:
             raise Reject("te-not-chunked")
         body, pos = parse_chunked(data, pos, notes)
     elif length:

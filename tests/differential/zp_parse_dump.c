@@ -13,18 +13,25 @@
  *
  * H is the bytes in hex; end is the offset just after the message. Each
  * record is parsed from an exact-size heap copy (so ASan sees an
- * over-read) by the code http_v1 runs: zp_http_parse_request_line(),
- * zp_http_parse_header_line() up to the empty line, the path through
+ * over-read) by the code http_v1 runs, with its default settings
+ * (ignore_invalid_headers on, http09 on): zp_http_parse_request_line() (an
+ * HTTP/0.9 line is taken for GET, refused for any other method, and ends
+ * the message: no header lines are read), zp_http_parse_header_line() up
+ * to the empty line (a line with a bad name byte is dropped, one with a
+ * CTL in the value kept, either refused when zp_http_field_acted_on()
+ * says the core could act on the field), the path through
  * zp_http_normalize_uri() with merge_slashes on (a 400 there), then the
- * body by Content-Length or zp_http_parse_chunked().
+ * body by Content-Length or zp_http_parse_chunked(). The target is printed
+ * as received (http_v1 passes a SP in it on as %20, an empty one as "/").
  *
  * The framing step ("framing") restates the header rules of
  * zp_http_request.c (zp_http_add_header_in() and
  * zp_http_process_request_headers()) that decide where a message ends:
  * Host at most once and required in HTTP/1.1, Content-Length a valid
- * number and repeated only with the same value, Transfer-Encoding at most
- * once, not with Content-Length, not in HTTP/1.0, exactly "chunked".
- * tests/integration/test_desync.c checks the real engine end to end.
+ * number and repeated only with the same value, Transfer-Encoding lines
+ * one list of codings (zp_http_parse_te()) ending in chunked, not with
+ * Content-Length, not in HTTP/1.0. tests/integration/test_desync.c checks
+ * the real engine end to end.
  */
 #include <zp_config.h>
 #include <zp_core.h>
@@ -84,12 +91,14 @@ zpd_one(u_char *in, size_t len)
     zpd_header_t      hs[ZPD_MAX_HEADERS];
     zp_uint_t         nh, i, hosts, cls, tes;
     off_t             cl, n, k;
-    u_char           *path, *path_end, *norm, *body;
-    size_t            body_len, norm_len;
-    zpd_header_t     *te;
+    u_char           *path, *path_end, *norm, *body, *room;
+    size_t            body_len, norm_len, room_len;
+    zp_http_te_t      te;
 
     memset(&rp, 0, sizeof(rp));
     memset(&b, 0, sizeof(b));
+    tes = 0;
+    cl  = -1;
     b.start = b.pos = in;
     b.last = b.end = in + len;
 
@@ -98,6 +107,12 @@ zpd_one(u_char *in, size_t len)
     if (rc == ZP_AGAIN) {
         printf("{\"r\":\"incomplete\"}\n");
         return;
+    }
+
+    if (rc == ZP_HTTP_PARSE_HTTP09 && rp.method == ZP_HTTP_GET) {
+        /* the request is its line: no header lines, no body */
+        nh = 0;
+        goto path;
     }
 
     if (rc != ZP_OK) {
@@ -109,6 +124,20 @@ zpd_one(u_char *in, size_t len)
 
     for (;;) {
         rc = zp_http_parse_header_line(&rp, &b);
+
+        if (rc == ZP_HTTP_PARSE_INVALID_NAME || rc == ZP_HTTP_PARSE_CTL_VALUE) {
+            if (zp_http_field_acted_on(rp.header_name_start,
+                                       rp.header_name_end - rp.header_name_start)) {
+                zpd_reject("header", b.pos, in);
+                return;
+            }
+
+            if (rc == ZP_HTTP_PARSE_INVALID_NAME) {
+                continue; /* dropped */
+            }
+
+            rc = ZP_OK; /* kept */
+        }
 
         if (rc == ZP_OK) {
             if (nh == ZPD_MAX_HEADERS) {
@@ -138,11 +167,22 @@ zpd_one(u_char *in, size_t len)
 
     /* the framing rules of zp_http_request.c */
 
-    hosts = 0;
-    cls   = 0;
-    tes   = 0;
-    cl    = -1;
-    te    = NULL;
+    hosts    = 0;
+    cls      = 0;
+    tes      = 0;
+    cl       = -1;
+    room_len = 0;
+
+    for (i = 0; i < nh; i++) {
+        room_len += 2 * hs[i].value_len + 2;
+    }
+
+    room = malloc(room_len + 1);
+    if (room == NULL) {
+        abort();
+    }
+    memset(&te, 0, sizeof(te));
+    te.out = room;
 
     for (i = 0; i < nh; i++) {
         if (zpd_name_is(&hs[i], "host")) {
@@ -152,31 +192,37 @@ zpd_one(u_char *in, size_t len)
             n = zp_atoof(hs[i].value, hs[i].value_len);
             if (n == ZP_ERROR || (cls && n != cl)) {
                 zpd_reject("framing", b.pos, in);
+                free(room);
                 return;
             }
             cl = n;
             cls++;
 
         } else if (zpd_name_is(&hs[i], "transfer-encoding")) {
-            te = &hs[i];
+            if (zp_http_parse_te(&te, hs[i].value, hs[i].value_len) != ZP_OK) {
+                zpd_reject("framing", b.pos, in);
+                free(room);
+                return;
+            }
             tes++;
         }
     }
 
-    if (hosts > 1 || tes > 1 || (hosts == 0 && rp.http_minor >= 1)) {
+    free(room);
+
+    if (hosts > 1 || (hosts == 0 && rp.http_minor >= 1)) {
         zpd_reject("framing", b.pos, in);
         return;
     }
 
-    if (te) {
-        if (rp.http_minor == 0 || cls
-            || !(te->value_len == 7 && zp_strncasecmp(te->value, (u_char *) "chunked", 7) == 0)) {
-            zpd_reject("framing", b.pos, in);
-            return;
-        }
+    if (tes && (rp.http_minor == 0 || cls || !te.chunked)) {
+        zpd_reject("framing", b.pos, in);
+        return;
     }
 
     /* the routing path, as zp_http_v1_process_request_line() takes it */
+
+path:
 
     if (rp.path_start) {
         path     = rp.path_start;
@@ -205,7 +251,7 @@ zpd_one(u_char *in, size_t len)
         abort();
     }
 
-    if (te) {
+    if (tes) {
         memset(&cc, 0, sizeof(cc));
 
         for (;;) {

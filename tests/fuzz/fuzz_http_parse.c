@@ -17,12 +17,17 @@
  * pointer the relocation missed. Whole, the block is exactly the input.
  *
  * Invariants (abort() on a violation, so libFuzzer saves the input):
- * b->pos stays in [start, last] and equals last on ZP_AGAIN; after ZP_OK the
- * request-line and header pointers are inside the buffer and ordered
- * (method_end <= uri_start <= uri_end, header_name_start < header_name_end
- * <= header_start <= header_end); chunk sizes are positive on ZP_OK and never
- * negative; zp_http_normalize_uri() output is no longer than its input,
- * starts with '/', has no dot segments, and no "//" with merge_slashes.
+ * b->pos stays in [start, last] and equals last on ZP_AGAIN; after ZP_OK
+ * (and ZP_HTTP_PARSE_HTTP09, INVALID_NAME, CTL_VALUE) the request-line and
+ * header pointers are inside the buffer and ordered (method_end <=
+ * uri_start <= uri_end, header_name_start < header_name_end <=
+ * header_start <= header_end); a target holds no CTL, a SP only when
+ * space_in_uri, and never " HTTP/"; a valid name holds only tchar, a flagged
+ * one no NUL, CR or LF, a value no NUL, CR or LF and a CTL only when
+ * flagged; chunk sizes are positive on ZP_OK and never negative;
+ * zp_http_normalize_uri() output is no longer than its input, starts with
+ * '/', has no dot segments, and no "//" with merge_slashes. After an
+ * HTTP/0.9 line the rest is not read (the engine does not either).
  */
 #include <zp_config.h>
 #include <zp_core.h>
@@ -218,10 +223,11 @@ fz_normalize(const u_char *uri, size_t len)
 
 
 static void
-fz_check_request_line(fz_stream_t *s)
+fz_check_request_line(fz_stream_t *s, zp_int_t rc)
 {
     zp_http_parse_t *rp = &s->rp;
     const char      *name;
+    u_char          *p;
 
     FZ_CHECK(rp->request_start && rp->request_end && rp->method_end && rp->uri_start
              && rp->uri_end);
@@ -235,13 +241,46 @@ fz_check_request_line(fz_stream_t *s)
     FZ_CHECK(fz_in_buf_or_null(s, rp->port_start) && fz_in_buf_or_null(s, rp->port_end));
 
     FZ_CHECK(rp->request_start < rp->method_end);
-    FZ_CHECK(rp->method_end <= rp->uri_start);
-    FZ_CHECK(rp->uri_start < rp->uri_end); /* an empty target is invalid */
-    FZ_CHECK(rp->uri_end < rp->request_end);
+    FZ_CHECK(rp->method_end < rp->uri_start);
+    FZ_CHECK(rp->uri_start <= rp->uri_end);
+    FZ_CHECK(rp->uri_end <= rp->request_end);
     FZ_CHECK(rp->request_end < s->b.pos);
-    FZ_CHECK(*rp->method_end == ' ' && *rp->uri_end == ' ');
+    FZ_CHECK(*rp->method_end == ' ');
 
-    FZ_CHECK(rp->http_major == 1 && rp->http_minor <= 9);
+    /* an empty target only as "GET HTTP/1.1", read as "/" */
+    FZ_CHECK((rp->uri_start == rp->uri_end) == rp->empty_uri);
+    if (rp->empty_uri) {
+        FZ_CHECK(rp->path_start == NULL && rp->args_start == NULL && !rp->no_version);
+        FZ_CHECK(!rp->absolute_uri && !rp->asterisk_uri && !rp->authority_uri);
+        FZ_CHECK(memcmp(rp->uri_start, "HTTP/", 5) == 0);
+    }
+
+    /* the method, the target and the version are words of the line */
+    for (p = rp->method_end; p < rp->uri_start; p++) {
+        FZ_CHECK(*p == ' ');
+    }
+    for (p = rp->uri_start; p < rp->uri_end; p++) {
+        FZ_CHECK(*p > 0x20 ? *p != 0x7f : (*p == ' ' && rp->space_in_uri));
+        FZ_CHECK(!(*p == ' ' && rp->uri_end - p >= 6 && memcmp(p, " HTTP/", 6) == 0));
+    }
+    FZ_CHECK(rp->uri_end == rp->uri_start || rp->uri_end[-1] != ' ');
+    if (rp->space_in_uri) {
+        FZ_CHECK(rp->path_start == rp->uri_start);
+    }
+
+    if (rp->no_version) {
+        FZ_CHECK(rc == ZP_HTTP_PARSE_HTTP09 && rp->request_end == rp->uri_end);
+        FZ_CHECK(rp->request_end[0] == '\r' || rp->request_end[0] == ' ');
+    } else if (!rp->empty_uri) {
+        FZ_CHECK(rp->request_end - rp->uri_end > 8);
+        FZ_CHECK(*rp->uri_end == ' ' && memcmp(rp->request_end - 8, "HTTP/", 5) == 0);
+    }
+
+    if (rc == ZP_HTTP_PARSE_HTTP09) {
+        FZ_CHECK(rp->http_major == 0 && rp->http_minor == 9);
+    } else {
+        FZ_CHECK(rp->http_major == 1 && rp->http_minor <= 9);
+    }
 
     /* the method code matches the bytes */
     if (rp->method != ZP_HTTP_UNKNOWN) {
@@ -283,6 +322,9 @@ fz_check_request_line(fz_stream_t *s)
         }
         FZ_CHECK(rp->method != ZP_HTTP_CONNECT);
 
+    } else if (rp->empty_uri) {
+        FZ_CHECK(rp->schema_start == NULL && rp->host_start == NULL);
+
     } else {
         /* origin-form */
         FZ_CHECK(rp->path_start == rp->uri_start && *rp->path_start == '/');
@@ -293,11 +335,12 @@ fz_check_request_line(fz_stream_t *s)
 
 
 static void
-fz_check_header(fz_stream_t *s)
+fz_check_header(fz_stream_t *s, zp_int_t rc)
 {
     zp_http_parse_t *rp = &s->rp;
     size_t           len, i;
-    zp_uint_t        hash;
+    zp_uint_t        hash, ctl;
+    u_char          *p;
 
     FZ_CHECK(rp->header_name_start && rp->header_name_end && rp->header_start
              && rp->header_end);
@@ -316,8 +359,28 @@ fz_check_header(fz_stream_t *s)
         FZ_CHECK(rp->header_end[-1] != ' ' && rp->header_end[-1] != '\t');
     }
 
+    /* no NUL, CR or LF anywhere in the line; the flags say what else */
+    for (p = rp->header_name_start; p < rp->header_end; p++) {
+        FZ_CHECK(*p != '\0' && *p != '\r' && *p != '\n');
+    }
+
+    FZ_CHECK(rp->invalid_name == (rc == ZP_HTTP_PARSE_INVALID_NAME));
+    if (rc == ZP_HTTP_PARSE_INVALID_NAME) {
+        return; /* no hash, no lower-cased copy */
+    }
+
+    ctl = 0;
+    for (p = rp->header_start; p < rp->header_end; p++) {
+        ctl |= (*p < 0x20 && *p != '\t') || *p == 0x7f;
+    }
+    FZ_CHECK(ctl == rp->ctl_value && ctl == (rc == ZP_HTTP_PARSE_CTL_VALUE));
+
     len = rp->header_name_end - rp->header_name_start;
     FZ_CHECK(rp->lowcase_index == (len < ZP_HTTP_LC_HEADER_LEN ? len : ZP_HTTP_LC_HEADER_LEN));
+
+    for (p = rp->header_name_start; p < rp->header_name_end; p++) {
+        FZ_CHECK(*p > 0x20 && *p < 0x7f && strchr("\"(),/:;<=>?@[\\]{}", *p) == NULL);
+    }
 
     for (i = 0; i < rp->lowcase_index; i++) {
         FZ_CHECK(rp->lowcase_header[i] == zp_tolower(rp->header_name_start[i]));
@@ -373,16 +436,20 @@ fz_run(const u_char *in, size_t in_len, int split, size_t max_piece, uint64_t se
     fz_trace(t, 'L', rc, fz_off(&s, s.b.pos), fz_off(&s, s.rp.uri_start),
              fz_off(&s, s.rp.uri_end), fz_off(&s, s.rp.args_start));
 
-    if (rc != ZP_OK) {
+    if (rc != ZP_OK && rc != ZP_HTTP_PARSE_HTTP09) {
         FZ_CHECK(rc == ZP_HTTP_PARSE_INVALID_REQUEST || rc == ZP_HTTP_PARSE_INVALID_VERSION);
         goto done;
     }
 
-    fz_check_request_line(&s);
+    fz_check_request_line(&s, rc);
 
     /* the path as the router sees it */
     if (s.rp.path_start && *s.rp.path_start == '/') {
         fz_normalize(s.rp.path_start, s.rp.uri_end - s.rp.path_start);
+    }
+
+    if (rc == ZP_HTTP_PARSE_HTTP09) {
+        goto done;
     }
 
     /* the header lines, up to the empty one */
@@ -402,8 +469,8 @@ fz_run(const u_char *in, size_t in_len, int split, size_t max_piece, uint64_t se
             goto done;
         }
 
-        if (rc == ZP_OK) {
-            fz_check_header(&s);
+        if (rc == ZP_OK || rc == ZP_HTTP_PARSE_INVALID_NAME || rc == ZP_HTTP_PARSE_CTL_VALUE) {
+            fz_check_header(&s, rc);
             fz_trace(t, 'H', rc, fz_off(&s, s.b.pos), fz_off(&s, s.rp.header_name_end),
                      fz_off(&s, s.rp.header_start), fz_off(&s, s.rp.header_end));
             continue;

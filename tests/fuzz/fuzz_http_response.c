@@ -293,8 +293,10 @@ fz_run(const u_char *in, size_t in_len, int head, int split, size_t max_piece, u
 
         fz_trace(t, 'H', rc, (long) (s.b.pos - s.mem), 0, 0);
 
+        /* the proxy refuses a flagged line as an invalid one */
         if (rc != ZP_HTTP_PARSE_HEADER_DONE) {
-            FZ_CHECK(rc == ZP_HTTP_PARSE_INVALID_HEADER);
+            FZ_CHECK(rc == ZP_HTTP_PARSE_INVALID_HEADER || rc == ZP_HTTP_PARSE_INVALID_NAME
+                     || rc == ZP_HTTP_PARSE_CTL_VALUE);
             goto done;
         }
 

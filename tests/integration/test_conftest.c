@@ -390,6 +390,81 @@ START_TEST(test_duplicate_listen)
 END_TEST
 
 
+/* ignore_invalid_headers and http09: flags at http and server level */
+START_TEST(test_http1_lenient_directives)
+{
+    ct_t t;
+
+    ct_init(&t);
+    zpt_srv_conf(&t.s,
+                 "daemon off;\n"
+                 "events { worker_connections 64; }\n"
+                 "http {\n"
+                 "    ignore_invalid_headers off;\n"
+                 "    http09 on;\n"
+                 "    server {\n"
+                 "        listen 127.0.0.1:%d;\n"
+                 "        ignore_invalid_headers on;\n"
+                 "        http09 OFF;\n"
+                 "    }\n"
+                 "}\n",
+                 t.s.port);
+    ct_run(&t, 1);
+    ck_assert_msg(t.rc == 0, "zproxy -t exited %d, stderr:\n%s", t.rc, t.err);
+
+    zpt_srv_conf(&t.s,
+                 "daemon off;\n"
+                 "events { worker_connections 64; }\n"
+                 "http {\n"
+                 "    http09 maybe;\n"
+                 "}\n");
+    ct_expect_error(&t, t.s.conf, 4, "invalid value \"maybe\" in \"http09\" directive",
+                    "it must be \"on\" or \"off\"");
+
+    zpt_srv_conf(&t.s,
+                 "daemon off;\n"
+                 "events { worker_connections 64; }\n"
+                 "http {\n"
+                 "    server {\n"
+                 "        listen 127.0.0.1:%d;\n"
+                 "        route / {\n"
+                 "            ignore_invalid_headers off;\n"
+                 "        }\n"
+                 "    }\n"
+                 "}\n",
+                 t.s.port);
+    ct_expect_error(&t, t.s.conf, 7, "\"ignore_invalid_headers\" directive is not allowed here",
+                    NULL);
+
+    zpt_srv_conf(&t.s,
+                 "daemon off;\n"
+                 "events { worker_connections 64; }\n"
+                 "http {\n"
+                 "    ignore_invalid_headers on off;\n"
+                 "}\n");
+    ct_expect_error(&t, t.s.conf, 4,
+                    "invalid number of arguments in \"ignore_invalid_headers\" directive", NULL);
+
+    zpt_srv_conf(&t.s,
+                 "daemon off;\n"
+                 "events { worker_connections 64; }\n"
+                 "http {\n"
+                 "    http09 off;\n"
+                 "    http09 on;\n"
+                 "}\n");
+    ct_expect_error(&t, t.s.conf, 5, "\"http09\" directive is duplicate", NULL);
+
+    zpt_srv_conf(&t.s,
+                 "daemon off;\n"
+                 "http09 off;\n"
+                 "events { worker_connections 64; }\n");
+    ct_expect_error(&t, t.s.conf, 2, "\"http09\" directive is not allowed here", NULL);
+
+    zpt_teardown();
+}
+END_TEST
+
+
 static Suite *
 conftest_suite(void)
 {
@@ -411,6 +486,7 @@ conftest_suite(void)
     tcase_add_test(tc, test_error_in_included_file);
     tcase_add_test(tc, test_line_after_include);
     tcase_add_test(tc, test_duplicate_listen);
+    tcase_add_test(tc, test_http1_lenient_directives);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -59,6 +59,7 @@ typedef enum {
     RAW_BAD_HDR_SPACE, /* "X Bad: 1" (space in a header name) */
     RAW_BAD_HDR_NOCOLON,
     RAW_BAD_HDR_NUL,  /* a NUL in a header value */
+    RAW_BAD_HDR_CTL,  /* a \x01 in a header value: taken from a client, not from an upstream */
     RAW_OVERLONG,     /* first request of a connection: Content-Length 5, 10 bytes */
     RAW_KA_CLOSE,     /* connection 1: answer once (keep-alive), read the next request, close */
     RAW_NEVER_ANSWER, /* read the request, close without answering */
@@ -201,6 +202,9 @@ raw_conn_main(void *arg)
         break;
     case RAW_BAD_HDR_NOCOLON:
         resp = "HTTP/1.1 200 OK\r\nNoColonHere\r\nContent-Length: 2\r\n\r\nok";
+        break;
+    case RAW_BAD_HDR_CTL:
+        resp = "HTTP/1.1 200 OK\r\nX-A: a\x01" "b\r\nContent-Length: 2\r\n\r\nok";
         break;
     case RAW_BAD_HDR_NUL:
         if (raw_read_request(c, method, sizeof(method))) {
@@ -652,6 +656,7 @@ START_TEST(test_faulty_malformed_head)
         {RAW_BAD_HDR_SPACE, "header \"X Bad: 1\""},
         {RAW_BAD_HDR_NOCOLON, "header line without a colon"},
         {RAW_BAD_HDR_NUL, "NUL in a header value"},
+        {RAW_BAD_HDR_CTL, "\\x01 in a header value"},
     };
     char      up[64], fails[1024] = "";
     raw_srv_t rs;

@@ -1,8 +1,9 @@
 /*
  * HTTP/1.1 request rules over real sockets, each with its status and
  * whether the connection is closed after it: Content-Length with
- * Transfer-Encoding, duplicate Host, conflicting Content-Length, unknown
- * codings, Transfer-Encoding on HTTP/1.0, Expect, a request line or head
+ * Transfer-Encoding, duplicate Host, conflicting Content-Length, codings
+ * that do not end in chunked (those that do are read by the chunks),
+ * Transfer-Encoding on HTTP/1.0, Expect, a request line or head
  * over client_header_buffer_size, a body over client_max_body_size;
  * chunked bodies (extensions and trailers skipped, bad or overflowing
  * sizes closing the connection), Expect: 100-continue, keep-alive after a
@@ -132,8 +133,16 @@ START_TEST(test_request_rules)
                 "negative Content-Length");
     zpt_refused(s.port, "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400,
                 "unknown Transfer-Encoding");
-    zpt_refused(s.port, "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-                501, "Transfer-Encoding gzip, chunked");
+    zpt_refused(s.port,
+                "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+                400, "Transfer-Encoding chunked, gzip (chunked not last)");
+    zpt_refused(s.port,
+                "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+                "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                400, "chunked twice in a list of Transfer-Encoding lines");
+    zpt_refused(s.port,
+                "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\r\n\r\n0\r\n\r\n", 400,
+                "Transfer-Encoding of no coding");
     zpt_refused(s.port,
                 "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
@@ -168,6 +177,16 @@ START_TEST(test_request_rules)
          "a body of client_max_body_size");
     kept(s.port, "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n", 200,
          "Transfer-Encoding: Chunked (any case)");
+    /* codings before chunked: the body is read by its chunks (and dropped
+     * here, return answers) */
+    kept(s.port,
+         "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+         "3\r\nabc\r\n0\r\n\r\n",
+         200, "Transfer-Encoding: gzip, chunked");
+    kept(s.port,
+         "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked;x=1\r\n"
+         "\r\n3\r\nabc\r\n0\r\n\r\n",
+         200, "Transfer-Encoding: gzip, then chunked;x=1 on another line");
 
     /* absolute-form: its host wins over Host */
     zpt_one(s.port,

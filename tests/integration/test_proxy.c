@@ -1145,6 +1145,15 @@ START_TEST(test_proxy_uri_prefix_and_variables)
     get(srv.port, "/v1/abc?x=1", r);
     ck_assert_int_eq(r->status, 200);
     ck_assert_msg(strstr(r->body, "\"target\":\"/echo/abc?x=1\"") != NULL, "%s", r->body);
+
+    /* a target that does not start with the prefix as sent is rebuilt
+     * from the decoded path, encoded again: a decoded CR LF, SP, '?' or
+     * '%' must not split or change the upstream's request line */
+    get(srv.port, "/x/../v1/a%0d%0aEvil:%20x%3fq%25?x=1", r);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_msg(strstr(r->body, "\"target\":\"/echo/a%0D%0AEvil:%20x%3Fq%25?x=1\"") != NULL,
+                  "%s", r->body);
+    ck_assert_msg(strcasestr(r->body, "\nevil:") == NULL, "%s", r->body);
     char host[64];
     snprintf(host, sizeof(host), "host: 127.0.0.1:%d", a.port);
     ck_assert_msg(echo_has(r, host), "%s", r->body);

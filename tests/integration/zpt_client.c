@@ -227,6 +227,29 @@ zpt_conn_wait_close(zpt_conn_t *c, int ms)
 }
 
 
+ssize_t
+zpt_conn_read_all(zpt_conn_t *c, char *out, size_t size)
+{
+    size_t n;
+
+    while (conn_fill(c)) {
+        /* until EOF, a reset, the timeout or a full buffer */
+    }
+
+    if (c->eof == 0) {
+        return -1;
+    }
+
+    n = c->len < size - 1 ? c->len : size - 1;
+    memcpy(out, c->buf, n);
+    out[n] = '\0';
+    n      = c->len;
+    conn_consume(c, c->len);
+
+    return (ssize_t) n;
+}
+
+
 const char *
 zpt_close_text(int rc)
 {

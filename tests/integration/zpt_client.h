@@ -60,6 +60,14 @@ void zpt_must_read(zpt_conn_t *c, zpt_resp_t *r, int head_only, const char *what
  */
 int zpt_conn_wait_close(zpt_conn_t *c, int ms);
 
+/*
+ * Reads everything until the server closes c (EOF or reset; each read is
+ * bounded by the socket's receive timeout) into out, NUL-terminated and
+ * cut to size - 1 bytes: an answer without status line or headers, as to
+ * an HTTP/0.9 request. Returns the bytes read, or -1 if c did not close.
+ */
+ssize_t zpt_conn_read_all(zpt_conn_t *c, char *out, size_t size);
+
 /* Text for a zpt_conn_wait_close() result, for messages. */
 const char *zpt_close_text(int rc);
 

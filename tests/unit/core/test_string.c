@@ -159,6 +159,25 @@ START_TEST(test_atoi)
 END_TEST
 
 
+START_TEST(test_escape_text)
+{
+    u_char  in[] = "A b\x01\"\\\x7f\x80:";
+    u_char  out[64], *p;
+
+    p = zp_escape_text(out, out + sizeof(out), in, sizeof(in) - 1);
+    ck_assert_int_eq(p - out, 24);
+    ck_assert_int_eq(memcmp(out, "A b\\x01\\x22\\x5C\\x7F\\x80:", 24), 0);
+
+    /* a whole escape or nothing at the end */
+    p = zp_escape_text(out, out + 5, in, sizeof(in) - 1);
+    ck_assert_int_eq(p - out, 3);
+    p = zp_escape_text(out, out + 7, in, sizeof(in) - 1);
+    ck_assert_int_eq(p - out, 7);
+    ck_assert_int_eq(memcmp(out, "A b\\x01", 7), 0);
+}
+END_TEST
+
+
 START_TEST(test_hex_dump)
 {
     u_char out[16], *p;
@@ -353,6 +372,7 @@ zpt_string_suite(void)
     tcase_add_test(tc, test_strlow_cpystrn);
     tcase_add_test(tc, test_casecmp);
     tcase_add_test(tc, test_hex_dump);
+    tcase_add_test(tc, test_escape_text);
     tcase_add_test(tc, test_pstrdup);
     suite_add_tcase(s, tc);
 

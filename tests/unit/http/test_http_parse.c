@@ -10,175 +10,163 @@
  *
  * The desync-guardian cases (159: method, target, version and headers, each
  * classified Compliant/Acceptable/Ambiguous/Severe) are built into raw
- * requests ("name:value" lines; a 5-byte chunked body when the only coding is
- * "chunked") and parsed. A request the parser accepts then goes through the
- * header rules the engine must apply, modelled by the zp_http_rule_* functions
- * below (port them to the engine with the same names):
+ * requests ("name:value" lines; a 5-byte chunked body when the last coding
+ * is "chunked") and parsed. A request the parser takes (an HTTP/0.9 line,
+ * and header lines it flags, included) then goes through the rules the
+ * engine applies with its default settings, modelled by the
+ * zp_http_rule_* functions below:
  *
- *   duplicate_content_length               Content-Length twice, even equal -> 400
+ *   conflicting_content_length             two Content-Length values differ -> 400
  *   invalid_content_length                 a value not 1*DIGIT within off_t -> 400
- *   duplicate_transfer_encoding            Transfer-Encoding twice -> 400
- *   transfer_encoding_not_chunked          a value other than "chunked" -> 501
+ *   transfer_encoding_invalid              the Transfer-Encoding list is not codings
+ *                                          ending in chunked (zp_http_parse_te) -> 400
  *   transfer_encoding_with_content_length  both headers -> 400
  *   transfer_encoding_http10               Transfer-Encoding in HTTP/1.0 -> 400
+ *   malformed_framing_field                a flagged line (a name byte outside tchar,
+ *                                          a CTL in the value) of a field the core
+ *                                          acts on (zp_http_field_acted_on) -> 400
+ *   http09_not_get                         an HTTP/0.9 line other than GET -> 400
  *
- * Every Severe case must be rejected by one or the other. Results, per tier
- * and outcome (ZPT_VERBOSE=1 prints them per case; "file: name", all rules
- * that fire are listed):
+ * Other flagged lines are dropped (a bad name) or kept (a CTL in a value).
+ * Every Severe case must be refused by one or the other, every Compliant and
+ * Acceptable one taken. tests/integration/test_desync.c checks the real
+ * engine end to end. Results, per tier and outcome (ZPT_VERBOSE=1 prints
+ * them per case; "file: name", all rules that fire are listed):
  *
  * Severe (58):
- *   engine: duplicate_content_length (1):
+ *   engine: conflicting_content_length (1):
  *       severe: Multiple Content-Length
- *   engine: duplicate_transfer_encoding (1):
- *       severe: Multiple Transfer-Encoding: chunked
- *   engine: duplicate_transfer_encoding + transfer_encoding_not_chunked +
- *       transfer_encoding_with_content_length (1):
- *       real-life: Chunks Priority on Content-Length.2
- *   engine: duplicate_transfer_encoding + transfer_encoding_with_content_length (1):
- *       real-life: Two Identical Fields - TE
  *   engine: invalid_content_length (5):
  *       bad-header: Content-Length: 1000\xa0; severe: Bad Content-Length (64-bits overflow);
- *       severe: Bad Content-Length: 1000 1000; severe: Bad Content-Length: 1000,1000;
- *       severe: Bad Content-Length: 1000.1000
- *   engine: transfer_encoding_not_chunked (4):
- *       bad-header: Transfer-Encoding: \xa0chunked; bad-header: Transfer-Encoding:
- *       chunked\xa0; severe: Multiple Transfer-Encoding: chunked,chunked; severe: Unknown
- *       Transfer-Encoding: xchunked
- *   engine: transfer_encoding_not_chunked + transfer_encoding_with_content_length (3):
- *       real-life: Invalid Transfer-Encoding; real-life: Transfer-Encoding: chunk;
- *       real-life: Transfer-Encoding: xchunked
- *   parser, header line: CTL in value (15):
- *       bad-header: Content-Length: 1000\x01 ; bad-header: Content-Length: \x01 1000;
- *       bad-header: Transfer-Encoding: \x01chunked; bad-header: Transfer-Encoding:
- *       chunked\x01; edge-cases: Bad URI does not shadow essential bad headers; edge-cases:
- *       Bad header does not shadow other bad headers; edge-cases: Bad non-essential header
- *       does not shadow bad Content-Length; edge-cases: Bad non-essential header does not
- *       shadow bad Transfer-Encoding; real-life: Null in Headers; real-life:
- *       Transfer-Encoding: \x00chunked; severe: Bad character in Content-Length value:
- *       1000\x11; severe: Bad character in Transfer-Encoding value: chunked\x11; severe: \0
- *       at the end of a value; severe: \0 at the start of a value; severe: \0 in value is
- *       bad
+ *       severe: Bad Content-Length: 1000 1000; severe: Bad Content-Length: 1000,1000; severe: Bad
+ *       Content-Length: 1000.1000
+ *   engine: invalid_content_length + malformed_framing_field (4):
+ *       bad-header: Content-Length: 1000\x01 ; bad-header: Content-Length: \x01 1000; edge-cases:
+ *       Bad non-essential header does not shadow bad Content-Length; severe: Bad character in
+ *       Content-Length value: 1000\x11
+ *   engine: invalid_content_length + transfer_encoding_invalid +
+ *       transfer_encoding_with_content_length (2):
+ *       edge-cases: Bad URI does not shadow essential bad headers; edge-cases: Bad header does
+ *       not shadow other bad headers
+ *   engine: malformed_framing_field (2):
+ *       severe: Content-Length[white-space] and Content-Length; severe:
+ *       Transfer-Encoding[white-space] and Transfer-Encoding
+ *   engine: transfer_encoding_invalid (5):
+ *       bad-header: Transfer-Encoding: \xa0chunked; bad-header: Transfer-Encoding: chunked\xa0;
+ *       severe: Multiple Transfer-Encoding: chunked; severe: Multiple Transfer-Encoding:
+ *       chunked,chunked; severe: Unknown Transfer-Encoding: xchunked
+ *   engine: transfer_encoding_invalid + malformed_framing_field (4):
+ *       bad-header: Transfer-Encoding: \x01chunked; bad-header: Transfer-Encoding: chunked\x01;
+ *       edge-cases: Bad non-essential header does not shadow bad Transfer-Encoding; severe: Bad
+ *       character in Transfer-Encoding value: chunked\x11
+ *   engine: transfer_encoding_invalid + transfer_encoding_with_content_length (5):
+ *       real-life: Chunks Priority on Content-Length.2; real-life: Invalid Transfer-Encoding;
+ *       real-life: Transfer-Encoding: chunk; real-life: Transfer-Encoding: xchunked; real-life:
+ *       Two Identical Fields - TE
+ *   parser, header line: NUL in name (4):
+ *       real-life: CRLF; real-life: \x00Transfer-Encoding: chunked; severe: \0 at the start of a
+ *       line; severe: \0 in name is bad
+ *   parser, header line: NUL in value (6):
+ *       edge-cases: Non-compliant character does not shadow bad character; real-life: Null in
+ *       Headers; real-life: Transfer-Encoding: \x00chunked; severe: \0 at the end of a value;
+ *       severe: \0 at the start of a value; severe: \0 in value is bad
  *   parser, header line: bare CR (7):
  *       real-life: Size Issue; real-life: \rContent-Length without TE; real-life:
- *       \rTransfer-Encoding: chunked; real-life: \rTransfer-Encoding: chunked without CL;
- *       severe: Http Engine missed CR; severe: \r in name is bad; severe: \r in value is bad
+ *       \rTransfer-Encoding: chunked; real-life: \rTransfer-Encoding: chunked without CL; severe:
+ *       Http Engine missed CR; severe: \r in name is bad; severe: \r in value is bad
  *   parser, header line: no colon (1):
  *       severe: \n in name is bad
- *   parser, header line: non-tchar in name (4):
- *       real-life: CRLF; real-life: \x00Transfer-Encoding: chunked; severe: \0 at the start
- *       of a line; severe: \0 in name is bad
  *   parser, header line: obs-fold or leading whitespace (5):
  *       severe: Http Engine missed LF; severe: Multiline headers are deprecated; severe:
- *       Multiline headers are deprecated (with \n only); severe: [white-space]Content-Length
- *       and Content-Length; severe: \n in value is bad
- *   parser, header line: whitespace in/after name (3):
- *       edge-cases: Non-compliant character does not shadow bad character; severe:
- *       Content-Length[white-space] and Content-Length; severe:
- *       Transfer-Encoding[white-space] and Transfer-Encoding
+ *       Multiline headers are deprecated (with \n only); severe: [white-space]Content-Length and
+ *       Content-Length; severe: \n in value is bad
  *   parser, request line (INVALID_REQUEST) (7):
- *       severe: Bad method; uri-specific: Request Smuggling in URI; uri-specific: [space] in
- *       URI resulted in a bad version; uri-specific: \0 at the start of URI; uri-specific:
- *       \0 in URI; uri-specific: \n in URI; uri-specific: \r in URI
+ *       severe: Bad method; uri-specific: Request Smuggling in URI; uri-specific: [space] in URI
+ *       resulted in a bad version; uri-specific: \0 at the start of URI; uri-specific: \0 in URI;
+ *       uri-specific: \n in URI; uri-specific: \r in URI
  *
  * Ambiguous (58):
- *   accepted (10):
- *       ambiguous: Content_Length with underscore.; ambiguous: Get with a body and
- *       Content-Length; ambiguous: Get with a body and Transfer-Encoding; ambiguous: Head
- *       with a body and Content-Length; ambiguous: Head with a body and Transfer-Encoding;
- *       ambiguous: Transfer-Encoding with multiple delimiters; ambiguous: Transfer-Encoding
- *       with multiple hyphens; ambiguous: Transfer_Encoding with underscore.; real-life: Has
- *       a CL in GET; real-life: Has a TE in GET
- *   engine: duplicate_content_length (2):
- *       ambiguous: Duplicate Content-Length; real-life: Two Identical Fields - CL
- *   engine: duplicate_transfer_encoding + transfer_encoding_with_content_length (1):
- *       real-life: Multiple transfer encoding headers in a single request
+ *   accepted (17):
+ *       ambiguous: Content_Length with underscore.; ambiguous: Duplicate Content-Length;
+ *       ambiguous: Get with a body and Content-Length; ambiguous: Get with a body and
+ *       Transfer-Encoding; ambiguous: Head with a body and Content-Length; ambiguous: Head with a
+ *       body and Transfer-Encoding; ambiguous: Transfer-Encoding Latin Small Letter Dotless I;
+ *       ambiguous: Transfer-Encoding Latin Small Letter Long S; ambiguous: Transfer-Encoding with
+ *       multiple delimiters; ambiguous: Transfer-Encoding with multiple hyphens; ambiguous:
+ *       Transfer_Encoding with underscore.; edge-cases: Bad URI does not shadow essential
+ *       ambiguous headers; edge-cases: Non-compliant customer header does not shadow ambiguous
+ *       Content-Length for HEAD; edge-cases: Non-compliant customer header does not shadow
+ *       ambiguous Transfer-Encoding for GET; real-life: Has a CL in GET; real-life: Has a TE in
+ *       GET; real-life: Two Identical Fields - CL
+ *   engine: http09_not_get (4):
+ *       ambiguous: Content-Length for HTTP/0.9; ambiguous: Content-Length for empty protocol,
+ *       which is HTTP/0.9; ambiguous: Transfer-Encoding for HTTP/0.9; ambiguous:
+ *       Transfer-Encoding for empty protocol, which is HTTP/0.9
+ *   engine: malformed_framing_field (18):
+ *       ambiguous: Content-Length with UTF8 spaces; ambiguous: Content-Length with arbitrary
+ *       non-ASCII chars; ambiguous: Transfer-Encoding with a UTF8 delimiter; ambiguous:
+ *       Transfer-Encoding with a space in the middle; ambiguous: Transfer-Encoding with a
+ *       trailing space in name; ambiguous: Transfer-Encoding with a trailing tab in name;
+ *       ambiguous: Transfer-Encoding with arbitrary non-ASCII chars; ambiguous:
+ *       Transfer-Encoding[white-space] and Content-Length; ambiguous:
+ *       Transfer-Encoding[white-space] and Content-Length[white-space]; ambiguous:
+ *       \x01Content-Length with a non-printable character; ambiguous: \x01Transfer-Encoding with
+ *       a non-printable character; ambiguous: \x01\x01Content-Length with a non-printable
+ *       character; ambiguous: \x01\x01Transfer-Encoding with a non-printable character;
+ *       bad-header: Content-Length\x01; bad-header: Transfer-Encoding\x01; bad-header:
+ *       \x01Content-Length; bad-header: \x01Transfer-Encoding; real-life: Transfer-Encoding[tab]:
+ *       chunked
  *   engine: transfer_encoding_http10 (2):
  *       ambiguous: Transfer-Encoding for HTTP/1.0; real-life: HTTP Version.1.0 and TE
- *   engine: transfer_encoding_not_chunked + transfer_encoding_with_content_length (3):
- *       ambiguous: Both Transfer-Encoding and Content-Length; real-life: Mixed case;
- *       real-life: Transfer-Encoding: identity and Content-Length
- *   engine: transfer_encoding_with_content_length (5):
- *       ambiguous: Both Transfer-Encoding:chunked and Content-Length; real-life: Chunks
- *       Priority on Content-Length; real-life: Chunks Priority on Content-Length.1;
- *       real-life: Send small (1614 bytes) request, transfer encoded request; single-case:
- *       Both Transfer-Encoding:chunked and Content-Length
- *   parser, header line: CTL in value (3):
- *       edge-cases: Bad URI does not shadow essential ambiguous headers; edge-cases:
- *       Non-compliant customer header does not shadow ambiguous Content-Length for HEAD;
- *       edge-cases: Non-compliant customer header does not shadow ambiguous
- *       Transfer-Encoding for GET
+ *   engine: transfer_encoding_invalid + transfer_encoding_with_content_length (2):
+ *       ambiguous: Both Transfer-Encoding and Content-Length; real-life: Transfer-Encoding:
+ *       identity and Content-Length
+ *   engine: transfer_encoding_with_content_length (7):
+ *       ambiguous: Both Transfer-Encoding:chunked and Content-Length; real-life: Chunks Priority
+ *       on Content-Length; real-life: Chunks Priority on Content-Length.1; real-life: Mixed case;
+ *       real-life: Multiple transfer encoding headers in a single request; real-life: Send small
+ *       (1614 bytes) request, transfer encoded request; single-case: Both
+ *       Transfer-Encoding:chunked and Content-Length
  *   parser, header line: empty name (2):
  *       ambiguous: Empty header name; ambiguous: Header name starts with :
- *   parser, header line: non-tchar in name (13):
- *       ambiguous: Content-Length with arbitrary non-ASCII chars; ambiguous:
- *       Transfer-Encoding Latin Small Letter Dotless I; ambiguous: Transfer-Encoding Latin
- *       Small Letter Long S; ambiguous: Transfer-Encoding with a UTF8 delimiter; ambiguous:
- *       Transfer-Encoding with arbitrary non-ASCII chars; ambiguous: \x01Content-Length with
- *       a non-printable character; ambiguous: \x01Transfer-Encoding with a non-printable
- *       character; ambiguous: \x01\x01Content-Length with a non-printable character;
- *       ambiguous: \x01\x01Transfer-Encoding with a non-printable character; bad-header:
- *       Content-Length\x01; bad-header: Transfer-Encoding\x01; bad-header:
- *       \x01Content-Length; bad-header: \x01Transfer-Encoding
  *   parser, header line: obs-fold or leading whitespace (4):
- *       ambiguous: Only white-spaces header name; ambiguous: Transfer-Encoding with UTF8
- *       spaces; ambiguous: [white-space]Transfer-Encoding and Content-Length; ambiguous:
+ *       ambiguous: Only white-spaces header name; ambiguous: Transfer-Encoding with UTF8 spaces;
+ *       ambiguous: [white-space]Transfer-Encoding and Content-Length; ambiguous:
  *       [white-space]Transfer-Encoding and [white-space]Content-Length
- *   parser, header line: whitespace in/after name (7):
- *       ambiguous: Content-Length with UTF8 spaces; ambiguous: Transfer-Encoding with a
- *       space in the middle; ambiguous: Transfer-Encoding with a trailing space in name;
- *       ambiguous: Transfer-Encoding with a trailing tab in name; ambiguous:
- *       Transfer-Encoding[white-space] and Content-Length; ambiguous:
- *       Transfer-Encoding[white-space] and Content-Length[white-space]; real-life:
- *       Transfer-Encoding[tab]: chunked
- *   parser, request line (INVALID_REQUEST) (4):
- *       ambiguous: Content-Length for empty protocol, which is HTTP/0.9; ambiguous:
- *       Transfer-Encoding for empty protocol, which is HTTP/0.9; uri-specific: \t in URI;
- *       uri-specific: \x01 in URI
- *   parser, request line (INVALID_VERSION) (2):
- *       ambiguous: Content-Length for HTTP/0.9; ambiguous: Transfer-Encoding for HTTP/0.9
+ *   parser, request line (INVALID_REQUEST) (2):
+ *       uri-specific: \t in URI; uri-specific: \x01 in URI
  *
  * Compliant (28):
- *   accepted (20):
- *       more-compliant-tests: Correct CL OK; more-compliant-tests: HTTP Version.1.1 OK;
- *       more-compliant-tests: Has a CL in PUT OK; more-compliant-tests: Has a TE in PUT OK;
- *       more-compliant-tests: Large Size OK; more-compliant-tests: Very many headers;
- *       rfc-compliant: Compliant URL; rfc-compliant: International in URI; rfc-compliant: No
- *       headers; rfc-compliant: Valid Content-Length; rfc-compliant: Valid Transfer-Encoding
- *       (chunked); rfc-compliant: Valid Transfer-Encoding (chunked) + custom header
- *       (non-ascii); rfc-compliant: Valid custom header with digits in name; rfc-compliant:
- *       Valid custom header with dot in name; rfc-compliant: Valid custom header with tchar
- *       in name and obs-text; rfc-compliant: Valid custom header with underscore in name;
- *       uri-specific: %09 in URI is OK; uri-specific: %0A in URI is OK; uri-specific: %0D in
- *       URI is OK; uri-specific: %20 in URI is OK
- *   engine: duplicate_transfer_encoding (2):
+ *   accepted (28):
+ *       more-compliant-tests: Correct CL OK; more-compliant-tests: Correct TE OK;
+ *       more-compliant-tests: HTTP Version.1.1 OK; more-compliant-tests: Has a CL in PUT OK;
+ *       more-compliant-tests: Has a TE in PUT OK; more-compliant-tests: Large Size OK;
  *       more-compliant-tests: Multiple transfer encoding headers in a single request OK;
- *       rfc-compliant: Different Transfer-Encoding headers
- *   engine: duplicate_transfer_encoding + transfer_encoding_not_chunked (1):
- *       rfc-compliant: Transfer-Encoding with a param: chunked;custom_param
- *   engine: transfer_encoding_not_chunked (4):
- *       more-compliant-tests: Correct TE OK; more-compliant-tests: TE with custom parameters
- *       OK; more-compliant-tests: Transfer-Encoding: identity and chunked OK; rfc-compliant:
- *       Different Transfer-Encoding headers combined
- *   parser, request line (INVALID_REQUEST) (1):
- *       rfc-compliant: Empty URI
+ *       more-compliant-tests: TE with custom parameters OK; more-compliant-tests:
+ *       Transfer-Encoding: identity and chunked OK; more-compliant-tests: Very many headers;
+ *       rfc-compliant: Compliant URL; rfc-compliant: Different Transfer-Encoding headers;
+ *       rfc-compliant: Different Transfer-Encoding headers combined; rfc-compliant: Empty URI;
+ *       rfc-compliant: International in URI; rfc-compliant: No headers; rfc-compliant:
+ *       Transfer-Encoding with a param: chunked;custom_param; rfc-compliant: Valid
+ *       Content-Length; rfc-compliant: Valid Transfer-Encoding (chunked); rfc-compliant: Valid
+ *       Transfer-Encoding (chunked) + custom header (non-ascii); rfc-compliant: Valid custom
+ *       header with digits in name; rfc-compliant: Valid custom header with dot in name;
+ *       rfc-compliant: Valid custom header with tchar in name and obs-text; rfc-compliant: Valid
+ *       custom header with underscore in name; uri-specific: %09 in URI is OK; uri-specific: %0A
+ *       in URI is OK; uri-specific: %0D in URI is OK; uri-specific: %20 in URI is OK
  *
  * Acceptable (15):
- *   accepted (3):
- *       acceptable: Get with a body and Content-Length:0; acceptable: Get with a body and
- *       Content-Length:0; acceptable: Unknown but OK HTTP/1.2
- *   parser, header line: CTL in value (2):
- *       bad-header: Some-Header: \x01value; bad-header: Some-Header: value\x01
- *   parser, header line: non-tchar in name (3):
- *       acceptable: A non-essential header with a non-printable character (x01); bad-header:
- *       Some-Header\x01; bad-header: \x01Some-Header
- *   parser, header line: whitespace in/after name (3):
- *       acceptable: CL and some others are non-compliant; acceptable: No TE/CL headers, some
- *       others are non-compliant; acceptable: TE and some others are non-compliant
- *   parser, request line (INVALID_REQUEST) (3):
- *       acceptable: Empty version, which means HTTP/0.9; uri-specific: Extra spaces in
- *       version; uri-specific: [space] in URI
- *   parser, request line (INVALID_VERSION) (1):
- *       acceptable: Non-RFC, but OK HTTP/0.9
+ *   accepted (13):
+ *       acceptable: A non-essential header with a non-printable character (x01); acceptable: CL
+ *       and some others are non-compliant; acceptable: Get with a body and Content-Length:0;
+ *       acceptable: Get with a body and Content-Length:0; acceptable: No TE/CL headers, some
+ *       others are non-compliant; acceptable: TE and some others are non-compliant; acceptable:
+ *       Unknown but OK HTTP/1.2; bad-header: Some-Header: \x01value; bad-header: Some-Header:
+ *       value\x01; bad-header: Some-Header\x01; bad-header: \x01Some-Header; uri-specific: Extra
+ *       spaces in version; uri-specific: [space] in URI
+ *   accepted as HTTP/0.9 (2):
+ *       acceptable: Empty version, which means HTTP/0.9; acceptable: Non-RFC, but OK HTTP/0.9
+
  */
 #include "zpt_unit.h"
 
@@ -198,6 +186,7 @@ typedef struct {
 
 typedef struct {
     zpt_span_t name, value;
+    zp_int_t   rc; /* ZP_OK, ZP_HTTP_PARSE_INVALID_NAME or ZP_HTTP_PARSE_CTL_VALUE */
     zp_uint_t  hash;
     u_char     lc[ZP_HTTP_LC_HEADER_LEN];
     zp_uint_t  lc_index;
@@ -212,6 +201,7 @@ typedef struct {
     ssize_t    args_start, path_start;
     zp_uint_t  method_id, major, minor;
     unsigned   complex_uri, absolute_uri, asterisk_uri, authority_uri;
+    unsigned   space_in_uri, empty_uri, no_version;
 
     zp_uint_t    nheaders;
     zpt_header_t headers[ZPT_MAX_HEADERS];
@@ -260,7 +250,7 @@ zpt_step(zp_http_parse_t *rp, zp_http_chunked_t *cc, zp_buf_t *b, int *stage, in
                 return 0;
             }
 
-            if (rc == ZP_OK || rc == ZP_HTTP_PARSE_INVALID_VERSION) {
+            if (rc == ZP_OK || rc == ZP_HTTP_PARSE_INVALID_VERSION || rc == ZP_HTTP_PARSE_HTTP09) {
                 r->request       = zpt_span(rp->request_start, rp->request_end, b->start);
                 r->method        = zpt_span(rp->request_start, rp->method_end, b->start);
                 r->uri           = zpt_span(rp->uri_start, rp->uri_end, b->start);
@@ -276,8 +266,12 @@ zpt_step(zp_http_parse_t *rp, zp_http_chunked_t *cc, zp_buf_t *b, int *stage, in
                 r->absolute_uri  = rp->absolute_uri;
                 r->asterisk_uri  = rp->asterisk_uri;
                 r->authority_uri = rp->authority_uri;
+                r->space_in_uri  = rp->space_in_uri;
+                r->empty_uri     = rp->empty_uri;
+                r->no_version    = rp->no_version;
             }
 
+            /* HTTP/0.9 ends here too: the engine reads no header lines */
             if (rc != ZP_OK) {
                 r->rc    = rc;
                 r->stage = ZPT_LINE;
@@ -292,14 +286,22 @@ zpt_step(zp_http_parse_t *rp, zp_http_chunked_t *cc, zp_buf_t *b, int *stage, in
                 return 0;
             }
 
-            if (rc == ZP_OK) {
+            /* a flagged line is complete: the engine drops, keeps or
+             * refuses it, and goes on */
+            if (rc == ZP_OK || rc == ZP_HTTP_PARSE_INVALID_NAME || rc == ZP_HTTP_PARSE_CTL_VALUE) {
                 ck_assert_uint_lt(r->nheaders, ZPT_MAX_HEADERS);
                 h           = &r->headers[r->nheaders++];
                 h->name     = zpt_span(rp->header_name_start, rp->header_name_end, b->start);
                 h->value    = zpt_span(rp->header_start, rp->header_end, b->start);
-                h->hash     = rp->header_hash;
-                h->lc_index = rp->lowcase_index;
-                memcpy(h->lc, rp->lowcase_header, rp->lowcase_index);
+                h->rc       = rc;
+                ck_assert_uint_eq(rp->invalid_name, rc == ZP_HTTP_PARSE_INVALID_NAME);
+                if (rc != ZP_HTTP_PARSE_INVALID_NAME) {
+                    /* the hash and the lower-cased copy are only for valid names */
+                    ck_assert_uint_eq(rp->ctl_value, rc == ZP_HTTP_PARSE_CTL_VALUE);
+                    h->hash     = rp->header_hash;
+                    h->lc_index = rp->lowcase_index;
+                    memcpy(h->lc, rp->lowcase_header, rp->lowcase_index);
+                }
                 continue;
             }
 
@@ -743,7 +745,8 @@ START_TEST(test_rl_versions)
     ZPT_RL_RC("GET / HTTP/2.0\r\n", ZP_HTTP_PARSE_INVALID_VERSION);
     ZPT_RL_RC("PRI * HTTP/2.0\r\n", ZP_HTTP_PARSE_INVALID_REQUEST); /* '*' is OPTIONS only */
     ZPT_RL_RC("GET / HTTP/3.0\r\n", ZP_HTTP_PARSE_INVALID_VERSION);
-    ZPT_RL_RC("GET / HTTP/0.9\r\n", ZP_HTTP_PARSE_INVALID_VERSION);
+    ZPT_RL_RC("GET / HTTP/0.8\r\n", ZP_HTTP_PARSE_INVALID_VERSION);
+    ZPT_RL_RC("GET / HTTP/0.0\r\n", ZP_HTTP_PARSE_INVALID_VERSION);
     ZPT_RL_RC("GET / HTTP/9.9\n", ZP_HTTP_PARSE_INVALID_VERSION);
 
     r = zpt_parse(zpt_lit("GET / HTTP/2.0\r\n"), ZPT_LINE, ZPT_LINE);
@@ -761,36 +764,167 @@ START_TEST(test_rl_versions)
     ZPT_RL_RC("GET / HTTP/11.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
     ZPT_RL_RC("GET / HTTP/1.1x\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
     ZPT_RL_RC("GET / HTTP/1.1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
-    ZPT_RL_RC("GET / http/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
-    ZPT_RL_RC("GET / Http/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
     ZPT_RL_RC("GET / HTTP/a.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
-    ZPT_RL_RC("GET / HTTP 1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
-    ZPT_RL_RC("GET / HTTPS/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
     ZPT_RL_RC("GET / HTTP/1.1 HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
-    ZPT_RL_RC("GET / \r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET / HTTP/1.1 x\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET / HTTP/ 1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET /\r\nHTTP/1.1\r\n", ZP_HTTP_PARSE_HTTP09); /* the first line */
 
-    /* HTTP/0.9: no version */
-    ZPT_RL_RC("GET /\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    /* not a version: words of the target, and no version: HTTP/0.9 */
+    ZPT_RL_RC("GET / HTTP 1.1\r\n", ZP_HTTP_PARSE_HTTP09);
+    ZPT_RL_RC("GET / HTTPS/1.1\r\n", ZP_HTTP_PARSE_HTTP09);
+    ZPT_RL_RC("GET / http/1.1\r\n", ZP_HTTP_PARSE_HTTP09);
+    ZPT_RL_RC("GET / Http/1.1\r\n", ZP_HTTP_PARSE_HTTP09);
+}
+END_TEST
+
+
+START_TEST(test_rl_http09)
+{
+    const char   *s;
+    zpt_result_t *r;
+
+    /* no version: the line must end in CRLF */
+    s = "GET /a?b\r\nHost: x\r\n\r\n";
+    r = zpt_parse(zpt_lit("GET /a?b\r\nHost: x\r\n\r\n"), ZPT_LINE, ZPT_LINE);
+    ck_assert_int_eq(r->rc, ZP_HTTP_PARSE_HTTP09);
+    ck_assert_uint_eq(r->no_version, 1);
+    ck_assert_uint_eq(r->major, 0);
+    ck_assert_uint_eq(r->minor, 9);
+    ck_assert_uint_eq(r->method_id, ZP_HTTP_GET);
+    zpt_span_is((u_char *)s, r->uri, "/a?b", "uri");
+    zpt_span_is((u_char *)s, r->request, "GET /a?b", "request");
+    ck_assert_int_eq(r->args_start, 7);
+    ck_assert_int_eq(r->pos, 10); /* after the line: the rest is not read */
+
+    s = "GET /a  \r\n";
+    r = zpt_parse(zpt_lit("GET /a  \r\n"), ZPT_LINE, ZPT_LINE);
+    ck_assert_int_eq(r->rc, ZP_HTTP_PARSE_HTTP09);
+    zpt_span_is((u_char *)s, r->uri, "/a", "uri");
+    zpt_span_is((u_char *)s, r->request, "GET /a", "request");
+
+    s = "GET /a b\r\n";
+    r = zpt_parse(zpt_lit("GET /a b\r\n"), ZPT_LINE, ZPT_LINE);
+    ck_assert_int_eq(r->rc, ZP_HTTP_PARSE_HTTP09);
+    ck_assert_uint_eq(r->space_in_uri, 1);
+    zpt_span_is((u_char *)s, r->uri, "/a b", "uri");
+
+    /* any method: the caller refuses all but GET */
+    r = zpt_parse(zpt_lit("POST /\r\n"), ZPT_LINE, ZPT_LINE);
+    ck_assert_int_eq(r->rc, ZP_HTTP_PARSE_HTTP09);
+    ck_assert_uint_eq(r->method_id, ZP_HTTP_POST);
+    ZPT_RL_RC("GET http://h/a\r\n", ZP_HTTP_PARSE_HTTP09);
+    ZPT_RL_RC("OPTIONS *\r\n", ZP_HTTP_PARSE_HTTP09);
+
+    /* "HTTP/0.9": the same, with a version; any line end */
+    s = "GET /a HTTP/0.9\n";
+    r = zpt_parse(zpt_lit("GET /a HTTP/0.9\n"), ZPT_LINE, ZPT_LINE);
+    ck_assert_int_eq(r->rc, ZP_HTTP_PARSE_HTTP09);
+    ck_assert_uint_eq(r->no_version, 0);
+    ck_assert_uint_eq(r->major, 0);
+    ck_assert_uint_eq(r->minor, 9);
+    zpt_span_is((u_char *)s, r->request, "GET /a HTTP/0.9", "request");
+    ZPT_RL_RC("GET /a HTTP/0.9 \r\n", ZP_HTTP_PARSE_HTTP09);
+
+    /* a bare LF after the target is what a LF in a target looks like */
     ZPT_RL_RC("GET /\n", ZP_HTTP_PARSE_INVALID_REQUEST);
-    ZPT_RL_RC("GET /a?b\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET /a \n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET /endpoint_a\nHTTP/1.1 HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET /a\rHTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET /a\r\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET \r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("CONNECT h:1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+}
+END_TEST
+
+
+START_TEST(test_rl_spaces)
+{
+    const char   *s;
+    zpt_result_t *r;
+
+    /* runs of SP between the parts and after the version (RFC 9112 §3) */
+    r = zpt_rl_ok("GET  /  HTTP/1.1\r\n", ZP_HTTP_GET, "/", NULL, 1);
+    ck_assert_uint_eq(r->space_in_uri, 0);
+    s = "GET   /a?b   HTTP/1.0   \r\n";
+    r = zpt_rl_ok(s, ZP_HTTP_GET, "/a?b", "b", 0);
+    zpt_span_is((u_char *)s, r->request, "GET   /a?b   HTTP/1.0", "request");
+    zpt_span_is((u_char *)s, r->method, "GET", "method");
+    zpt_rl_ok("GET / HTTP/1.1 \n", ZP_HTTP_GET, "/", NULL, 1);
+    zpt_rl_ok("GET http://h/x  HTTP/1.1\r\n", ZP_HTTP_GET, "http://h/x", NULL, 1);
+    zpt_rl_ok("OPTIONS  *  HTTP/1.1\r\n", ZP_HTTP_OPTIONS, "*", NULL, 1);
+    zpt_rl_ok("CONNECT  h:1  HTTP/1.1\r\n", ZP_HTTP_CONNECT, "h:1", NULL, 1);
+
+    /* SP inside an origin-form target: the last word is the version */
+    r = zpt_rl_ok("GET /endpoint_a?param=not escaped spaces HTTP/1.1\r\n", ZP_HTTP_GET,
+                  "/endpoint_a?param=not escaped spaces", "param=not escaped spaces", 1);
+    ck_assert_uint_eq(r->space_in_uri, 1);
+    r = zpt_rl_ok("GET /a b/c  d HTTP/1.1\r\n", ZP_HTTP_GET, "/a b/c  d", NULL, 1);
+    ck_assert_uint_eq(r->space_in_uri, 1);
+    ck_assert_uint_eq(r->complex_uri, 0);
+    r = zpt_rl_ok("GET /a/. b HTTP/1.1\r\n", ZP_HTTP_GET, "/a/. b", NULL, 1);
+    ck_assert_uint_eq(r->complex_uri, 1);
+
+    /* words that start like the version but are none belong to the target */
+    zpt_rl_ok("GET /q Hello H HT HTT HTTP HTTPS HTTP/1.1\r\n", ZP_HTTP_GET,
+              "/q Hello H HT HTT HTTP HTTPS", NULL, 1);
+    zpt_rl_ok("GET /q?a= HT  HTTP/1.1\r\n", ZP_HTTP_GET, "/q?a= HT", "a= HT", 1);
+
+    /* once a word after a SP starts "HTTP/", it is the version */
+    ZPT_RL_RC("GET /endpoint_a HTTP/1.1 HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET /a HTTP/1.1x HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET /a HTTP/x HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+
+    /* only in origin-form */
+    ZPT_RL_RC("GET http://h/a b HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET http://h b HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("OPTIONS * b HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("CONNECT h:1 b HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("OPTIONS * Hx HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+
+    /* the rest of the target's rules still hold */
+    ZPT_RL_RC("GET /a b#c HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET /a \tHTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET /a \x01 HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+
+    /* no target: "/" for the caller */
+    s = "GET  HTTP/1.1\r\n";
+    r = zpt_parse(zpt_lit("GET  HTTP/1.1\r\n"), ZPT_LINE, ZPT_LINE);
+    ck_assert_int_eq(r->rc, ZP_OK);
+    ck_assert_uint_eq(r->empty_uri, 1);
+    ck_assert_int_eq(r->uri.start, r->uri.end);
+    ck_assert_int_eq(r->path_start, -1);
+    ck_assert_int_eq(r->args_start, -1);
+    ck_assert_uint_eq(r->minor, 1);
+    zpt_span_is((u_char *)s, r->request, "GET  HTTP/1.1", "request");
+    r = zpt_parse(zpt_lit("HEAD HTTP/1.0 \r\n"), ZPT_LINE, ZPT_LINE);
+    ck_assert_int_eq(r->rc, ZP_OK);
+    ck_assert_uint_eq(r->empty_uri, 1);
+    ck_assert_uint_eq(r->minor, 0);
+    ZPT_RL_RC("GET HTTP/2.0\r\n", ZP_HTTP_PARSE_INVALID_VERSION);
+    ZPT_RL_RC("GET HTTP/1.1 x\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET HTTPS/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET http/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("CONNECT HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    zpt_rl_ok("GET HTTP://h/ HTTP/1.1\r\n", ZP_HTTP_GET, "HTTP://h/", NULL, 1);
 }
 END_TEST
 
 
 START_TEST(test_rl_spacing_ctl)
 {
-    /* exactly one SP between the parts */
-    ZPT_RL_RC("GET  / HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
-    ZPT_RL_RC("GET /  HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    /* SP only (test_rl_spaces): no HT, no leading whitespace */
     ZPT_RL_RC(" GET / HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
     ZPT_RL_RC("\tGET / HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
     ZPT_RL_RC("GET\t/ HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET \t/ HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
     ZPT_RL_RC("GET /\tHTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
-    ZPT_RL_RC("GET / HTTP/1.1 \r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET / \tHTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
     ZPT_RL_RC("GET / HTTP/1.1\t\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
-    ZPT_RL_RC("GET /a b HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
-    ZPT_RL_RC("GET /?a b HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
-    ZPT_RL_RC("GET  HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST); /* an empty target */
+    ZPT_RL_RC("GET / HTTP/1.1 \t\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET /\x0b HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
+    ZPT_RL_RC("GET / HTTP/1.1\x0c\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
 
     /* control bytes and bare CR anywhere */
     ZPT_RL_RC("GET /a\x01 HTTP/1.1\r\n", ZP_HTTP_PARSE_INVALID_REQUEST);
@@ -1043,20 +1177,87 @@ START_TEST(test_hdr_single)
 END_TEST
 
 
+/* one header line alone, as the engine calls the parser: its rc */
+static zp_int_t
+zpt_hdr_line_rc(const char *s, size_t len)
+{
+    zpt_result_t *r = zpt_headers(s, len);
+
+    if (r->rc != ZP_OK) {
+        return r->rc;
+    }
+
+    ck_assert_uint_eq(r->nheaders, 1);
+
+    return r->headers[0].rc;
+}
+
+
+#define ZPT_LINE_RC(s, want)                                                                       \
+    do {                                                                                           \
+        zp_int_t rc_ = zpt_hdr_line_rc(s, sizeof(s) - 1);                                          \
+        ck_assert_msg(rc_ == (want), "\"%s\": rc %d, want %d", zpt_esc(zpt_lit(s)), (int)rc_,     \
+                      (int)(want));                                                                \
+    } while (0)
+
+
+START_TEST(test_hdr_flagged)
+{
+    const char   *s;
+    zpt_result_t *r;
+
+    /* whitespace or other non-tchar in or around the name: a complete
+     * line, for the caller to drop or refuse */
+    ZPT_LINE_RC("Transfer-Encoding : chunked\r\n\r\n", ZP_HTTP_PARSE_INVALID_NAME);
+    ZPT_LINE_RC("Transfer-Encoding\t: chunked\r\n\r\n", ZP_HTTP_PARSE_INVALID_NAME);
+    ZPT_LINE_RC("Transfer- Encoding: chunked\r\n\r\n", ZP_HTTP_PARSE_INVALID_NAME);
+    ZPT_LINE_RC("X y: z\r\n\r\n", ZP_HTTP_PARSE_INVALID_NAME);
+    ZPT_LINE_RC("X@: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_NAME);
+    ZPT_LINE_RC("X(: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_NAME);
+    ZPT_LINE_RC("X\x80: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_NAME);
+    ZPT_LINE_RC("X\x01: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_NAME);
+    ZPT_LINE_RC("\x01X: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_NAME);
+    ZPT_LINE_RC("\x80: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_NAME);
+    ZPT_LINE_RC("X\x7f: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_NAME);
+    ZPT_LINE_RC("X\x01: y\x01\r\n\r\n", ZP_HTTP_PARSE_INVALID_NAME);
+
+    s = "\x01X-A : a \r\nX-B: b\r\n\r\n";
+    r = zpt_headers(s, strlen(s));
+    ck_assert_int_eq(r->rc, ZP_OK);
+    ck_assert_uint_eq(r->nheaders, 2);
+    ck_assert_int_eq(r->headers[0].rc, ZP_HTTP_PARSE_INVALID_NAME);
+    zpt_span_is((u_char *)s, r->headers[0].name, "\x01X-A ", "name");
+    zpt_span_is((u_char *)s, r->headers[0].value, "a", "value");
+    ck_assert_int_eq(r->headers[1].rc, ZP_OK);
+    zpt_header_is(s, r, 1, "X-B", "b");
+
+    /* a CTL other than NUL, CR, LF, HT in a value: kept in it */
+    ZPT_LINE_RC("X: a\x01\r\n\r\n", ZP_HTTP_PARSE_CTL_VALUE);
+    ZPT_LINE_RC("X: a\x1f\r\n\r\n", ZP_HTTP_PARSE_CTL_VALUE);
+    ZPT_LINE_RC("X: a\x7f\r\n\r\n", ZP_HTTP_PARSE_CTL_VALUE);
+    ZPT_LINE_RC("X: a\x0b\r\n\r\n", ZP_HTTP_PARSE_CTL_VALUE);
+    ZPT_LINE_RC("X: a\x0c\r\n\r\n", ZP_HTTP_PARSE_CTL_VALUE);
+    ZPT_LINE_RC("X: \x01\r\n\r\n", ZP_HTTP_PARSE_CTL_VALUE);
+
+    s = "X-C: \x01" "a \x7f\t \r\nX-D: d\r\n\r\n";
+    r = zpt_headers(s, strlen(s));
+    ck_assert_int_eq(r->rc, ZP_OK);
+    ck_assert_int_eq(r->headers[0].rc, ZP_HTTP_PARSE_CTL_VALUE);
+    zpt_header_is(s, r, 0, "X-C", "\x01" "a \x7f");
+    ck_assert_int_eq(r->headers[1].rc, ZP_OK);
+}
+END_TEST
+
+
 START_TEST(test_hdr_invalid)
 {
-    /* whitespace or other non-tchar in or around the name */
-    ZPT_HDR_RC("Transfer-Encoding : chunked\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("Transfer-Encoding\t: chunked\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("Transfer- Encoding: chunked\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("X y: z\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("X@: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("X(: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("X\x80: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("X\x01: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("\x01X: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
+    /* NUL, CR and LF end a name */
     ZPT_HDR_RC("X\x00: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("X\x7f: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
+    ZPT_HDR_RC("\x00X: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
+    ZPT_HDR_RC("X \x00: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
+    ZPT_HDR_RC("X \r: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
+    ZPT_HDR_RC("X\x01\n: y\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
+    ZPT_HDR_RC("Some-Bad-Header\n:Content-Length:1000\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
 
     /* an empty name, no colon */
     ZPT_HDR_RC(": y\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
@@ -1071,16 +1272,13 @@ START_TEST(test_hdr_invalid)
     ZPT_HDR_RC("\tX: a\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
     ZPT_HDR_RC(" \r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
 
-    /* CTLs in the value */
+    /* NUL in the value */
     ZPT_HDR_RC("X: a\x00"
                "b\r\n\r\n",
                ZP_HTTP_PARSE_INVALID_HEADER);
     ZPT_HDR_RC("X: \x00\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("X: a\x01\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("X: a\x1f\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("X: a\x7f\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("X: a\x0b\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
-    ZPT_HDR_RC("X: a\x0c\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
+    ZPT_HDR_RC("X: \x01\x00\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
+    ZPT_HDR_RC("X\x01: \x00\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
 
     /* bare CR */
     ZPT_HDR_RC("X: a\rb\r\n\r\n", ZP_HTTP_PARSE_INVALID_HEADER);
@@ -1112,25 +1310,198 @@ START_TEST(test_every_byte)
         r = zpt_parse(buf, n, ZPT_LINE, ZPT_LINE);
         ck_assert_msg((r->rc == ZP_OK) == tok, "method byte 0x%02x: rc %d", c, (int)r->rc);
 
+        /* a SP is part of an origin-form target (space_in_uri) */
         n  = (size_t)snprintf((char *)buf, sizeof(buf), "GET /a%cb HTTP/1.1\r\n", c);
         r  = zpt_parse(buf, n, ZPT_LINE, ZPT_LINE);
-        ok = vchar && c != '#';
+        ok = (vchar && c != '#') || c == ' ';
         ck_assert_msg((r->rc == ZP_OK) == ok, "path byte 0x%02x: rc %d", c, (int)r->rc);
 
-        n = (size_t)snprintf((char *)buf, sizeof(buf), "GET /?a%cb HTTP/1.1\r\n", c);
-        r = zpt_parse(buf, n, ZPT_LINE, ZPT_LINE);
-        ck_assert_msg((r->rc == ZP_OK) == vchar, "query byte 0x%02x: rc %d", c, (int)r->rc);
+        n  = (size_t)snprintf((char *)buf, sizeof(buf), "GET /?a%cb HTTP/1.1\r\n", c);
+        r  = zpt_parse(buf, n, ZPT_LINE, ZPT_LINE);
+        ok = vchar || c == ' ';
+        ck_assert_msg((r->rc == ZP_OK) == ok, "query byte 0x%02x: rc %d", c, (int)r->rc);
 
+        /* a name byte outside tchar flags the line (NUL, CR, LF end it) */
         n  = (size_t)snprintf((char *)buf, sizeof(buf), "X%c: y\r\n\r\n", c);
         r  = zpt_parse(buf, n, ZPT_HEADERS, ZPT_HEADERS);
         ok = tok || c == ':';
-        ck_assert_msg((r->rc == ZP_OK) == ok, "name byte 0x%02x: rc %d", c, (int)r->rc);
+        ck_assert_msg(r->rc == ZP_OK || (c == 0 || c == '\r' || c == '\n'),
+                      "name byte 0x%02x: rc %d", c, (int)r->rc);
+        if (r->rc == ZP_OK) {
+            ck_assert_uint_eq(r->nheaders, 1);
+            ck_assert_msg((r->headers[0].rc == ZP_OK) == ok, "name byte 0x%02x: line rc %d", c,
+                          (int)r->headers[0].rc);
+            ck_assert(ok || r->headers[0].rc == ZP_HTTP_PARSE_INVALID_NAME);
+        }
 
+        /* a CTL in a value flags the line (NUL, a bare CR end it; LF ends
+         * the line, "b" is then a line without a colon) */
         n  = (size_t)snprintf((char *)buf, sizeof(buf), "X: a%cb\r\n\r\n", c);
         r  = zpt_parse(buf, n, ZPT_HEADERS, ZPT_HEADERS);
         ok = vchar || c == ' ' || c == '\t';
-        ck_assert_msg((r->rc == ZP_OK) == ok, "value byte 0x%02x: rc %d", c, (int)r->rc);
+        ck_assert_msg(r->rc == ZP_OK || (c == 0 || c == '\r' || c == '\n'),
+                      "value byte 0x%02x: rc %d", c, (int)r->rc);
+        if (r->rc == ZP_OK) {
+            ck_assert_msg((r->headers[0].rc == ZP_OK) == ok, "value byte 0x%02x: line rc %d", c,
+                          (int)r->headers[0].rc);
+            ck_assert(ok || r->headers[0].rc == ZP_HTTP_PARSE_CTL_VALUE);
+        }
     }
+}
+END_TEST
+
+
+/* ---- fields: zp_http_field_acted_on, zp_http_parse_te -------------------- */
+
+START_TEST(test_field_acted_on)
+{
+    static const char *yes[] = {
+        "Content-Length", "content-length", "Content-Length ", "\x01" "Content-Length",
+        "Content_Length", "CONTENT---LENGTH", "Content\xe2\x80\x95Length",
+        "Transfer-Encoding", "Transfer-Encoding\t", "\xe2\x80\x83Transfer-Encoding",
+        "Transfer-Encoding\x88", "Host", " host", "Ho st", "Connection", "Upgrade ", "Expect",
+        "TE", "t\x01" "e", "Trailer", ":host",
+    };
+    static const char *no[] = {
+        "", "X-Content-Length", "Content-Lengths", "Tran\xc5\xbf" "fer-Encoding",
+        "Transfer-Encod\xc4\xb1ng", "x-my-custom-header ", "Hosts", "Keep-Alive", "T", "TEE",
+        "Authorization", "Content-Type",
+        "A-Very-Long-Header-Name-Longer-Than-Any-Of-Them-Content-Length",
+    };
+    zp_uint_t i;
+
+    for (i = 0; i < zp_nelems(yes); i++) {
+        ck_assert_msg(zp_http_field_acted_on((u_char *)yes[i], strlen(yes[i])), "\"%s\"",
+                      zpt_esc((u_char *)yes[i], strlen(yes[i])));
+    }
+
+    for (i = 0; i < zp_nelems(no); i++) {
+        ck_assert_msg(!zp_http_field_acted_on((u_char *)no[i], strlen(no[i])), "\"%s\"",
+                      zpt_esc((u_char *)no[i], strlen(no[i])));
+    }
+}
+END_TEST
+
+
+/* The field values of one message, separated by '|', through
+ * zp_http_parse_te(): rc, then the codings to pass on and whether the
+ * list ends in chunked. */
+static zp_int_t
+zpt_te(const char *fields, char *out, size_t size, unsigned *chunked)
+{
+    u_char       room[512], *v, *bar;
+    size_t       len;
+    zp_int_t     rc;
+    zp_http_te_t te;
+    char        *copy, *p;
+
+    copy = strdup(fields);
+    ck_assert_ptr_nonnull(copy);
+    memset(&te, 0, sizeof(te));
+    te.out = room;
+    rc     = ZP_OK;
+
+    for (p = copy; rc == ZP_OK; p = (char *)bar + 1) {
+        bar = (u_char *)strchr(p, '|');
+        len = bar ? (size_t)((char *)bar - p) : strlen(p);
+        ck_assert_uint_le(3 * len + 2, sizeof(room) - te.out_len);
+
+        /* an exact-size copy, so ASan sees a read past the value */
+        v = malloc(len ? len : 1);
+        ck_assert_ptr_nonnull(v);
+        memcpy(v, p, len);
+        rc = zp_http_parse_te(&te, v, len);
+        free(v);
+
+        if (bar == NULL) {
+            break;
+        }
+    }
+
+    free(copy);
+    ck_assert_uint_lt(te.out_len, size);
+    memcpy(out, te.out, te.out_len);
+    out[te.out_len] = '\0';
+    *chunked        = te.chunked;
+
+    return rc;
+}
+
+
+#define ZPT_TE_OK(fields, want_out, want_chunked)                                                  \
+    do {                                                                                           \
+        char     out_[512];                                                                        \
+        unsigned ch_;                                                                              \
+        zp_int_t rc_ = zpt_te(fields, out_, sizeof(out_), &ch_);                                   \
+        ck_assert_msg(rc_ == ZP_OK, "\"%s\": rc %d", fields, (int)rc_);                            \
+        ck_assert_msg(strcmp(out_, want_out) == 0, "\"%s\": \"%s\", want \"%s\"", fields, out_,    \
+                      want_out);                                                                   \
+        ck_assert_msg(ch_ == (want_chunked), "\"%s\": chunked %u", fields, ch_);                   \
+    } while (0)
+
+#define ZPT_TE_BAD(fields)                                                                         \
+    do {                                                                                           \
+        char     out_[512];                                                                        \
+        unsigned ch_;                                                                              \
+        ck_assert_msg(zpt_te(fields, out_, sizeof(out_), &ch_) == ZP_ERROR, "\"%s\" accepted",     \
+                      fields);                                                                     \
+    } while (0)
+
+
+START_TEST(test_te)
+{
+    ZPT_TE_OK("chunked", "", 1);
+    ZPT_TE_OK("Chunked", "", 1);
+    ZPT_TE_OK(" \tchunked \t", "", 1);
+    ZPT_TE_OK("gzip, chunked", "gzip", 1);
+    ZPT_TE_OK("gzip,chunked", "gzip", 1);
+    ZPT_TE_OK("gzip , deflate , \tidentity\t, compress\t, chunked", "gzip, deflate, compress", 1);
+    ZPT_TE_OK("deflate, identity, chunked", "deflate", 1);
+    ZPT_TE_OK("gzip|deflate|identity|compress|chunked", "gzip, deflate, compress", 1);
+    ZPT_TE_OK("   gzip   ;   |deflate\t\t;\t\t|\t\t\t\tchunked;custom_param;\t\t\t\t", "gzip, deflate",
+              1);
+    ZPT_TE_OK("chunked;custom_param", "", 1);
+    ZPT_TE_OK("chunked ; a=b ; c = \"d,e\"", "", 1);
+    ZPT_TE_OK("x;a=1;b=\"q \\\" ,;\", chunked", "x;a=1;b=\"q \\\" ,;\"", 1);
+    ZPT_TE_OK("x ; flag, y;p = v, chunked", "x;flag, y;p=v", 1);
+    ZPT_TE_OK(", , gzip, , chunked, ,", "gzip", 1);
+    ZPT_TE_OK("identity, chunked", "", 1);
+
+    /* well-formed, but not ending in chunked: for the caller to refuse */
+    ZPT_TE_OK("gzip", "gzip", 0);
+    ZPT_TE_OK("identity", "", 0);
+    ZPT_TE_OK("xchunked", "xchunked", 0);
+    ZPT_TE_OK("chunk", "chunk", 0);
+    ZPT_TE_OK("gzip; chunked", "gzip;chunked", 0); /* a parameter named chunked */
+
+    /* chunked not last, or twice */
+    ZPT_TE_BAD("chunked, gzip");
+    ZPT_TE_BAD("chunked, identity");
+    ZPT_TE_BAD("chunked,chunked");
+    ZPT_TE_BAD("chunked|chunked");
+    ZPT_TE_BAD("chunked|cow");
+    ZPT_TE_BAD("chunked;a=b, gzip");
+
+    /* a field of no coding */
+    ZPT_TE_BAD("");
+    ZPT_TE_BAD(" ,\t, ");
+    ZPT_TE_BAD("|chunked");
+    ZPT_TE_BAD("gzip| |chunked");
+
+    /* outside the syntax */
+    ZPT_TE_BAD("chunked\x01");
+    ZPT_TE_BAD("\x01" "chunked");
+    ZPT_TE_BAD("chunked\x80");
+    ZPT_TE_BAD("\xa0" "chunked");
+    ZPT_TE_BAD("gzip chunked");
+    ZPT_TE_BAD("gzip;a=, chunked");
+    ZPT_TE_BAD("gzip;=b, chunked");
+    ZPT_TE_BAD("gzip;a=\"b, chunked");
+    ZPT_TE_BAD("gzip;a=\"b\\");
+    ZPT_TE_BAD("gzip;a=b c, chunked");
+    ZPT_TE_BAD("gzip;a=\"\x01\", chunked");
+    ZPT_TE_BAD("gzip/1, chunked");
+    ZPT_TE_BAD("\"chunked\"");
 }
 END_TEST
 
@@ -1774,18 +2145,35 @@ zpt_hdr_count(zpt_req_t *q, const char *name, zpt_header_t **last)
 
 
 /*
- * The header rules the engine must apply after the parser, modelled here.
- * Each returns 1 when the request is to be rejected.
+ * The rules the engine (zp_http_v1.c, zp_http_request.c) applies after the
+ * parser, modelled here with its defaults (ignore_invalid_headers on,
+ * http09 on; underscores_in_headers is left out: a name with '_' is no
+ * name the rules look at). A line the parser flagged with
+ * ZP_HTTP_PARSE_INVALID_NAME is dropped: it has no hash, so the rules do
+ * not see it. Each returns 1 when the request is refused.
  */
 
-/* "Content-Length" more than once, even with equal values (nginx: "client
- * sent duplicate header line") -> 400 */
+/* two Content-Length with different values -> 400 (equal ones are one) */
 static int
-zp_http_rule_duplicate_content_length(zpt_req_t *q)
+zp_http_rule_conflicting_content_length(zpt_req_t *q)
 {
+    zp_uint_t     i;
+    off_t         n, first;
     zpt_header_t *h;
 
-    return zpt_hdr_count(q, "content-length", &h) > 1;
+    first = -1;
+    for (i = 0; i < q->r->nheaders; i++) {
+        h = &q->r->headers[i];
+        if (zpt_hdr_named(q, i, "content-length")) {
+            n = zp_atoof((u_char *)q->in + h->value.start, h->value.end - h->value.start);
+            if (first != -1 && n != first) {
+                return 1;
+            }
+            first = n;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -1809,30 +2197,34 @@ zp_http_rule_invalid_content_length(zpt_req_t *q)
 }
 
 
-/* "Transfer-Encoding" more than once -> 400 */
+/* the Transfer-Encoding lines, one list, are not valid codings ending in
+ * chunked (zp_http_parse_te) -> 400 */
 static int
-zp_http_rule_duplicate_transfer_encoding(zpt_req_t *q)
+zp_http_rule_transfer_encoding_invalid(zpt_req_t *q)
 {
+    zp_uint_t     i, n;
+    u_char        room[4096];
+    zp_http_te_t  te;
     zpt_header_t *h;
 
-    return zpt_hdr_count(q, "transfer-encoding", &h) > 1;
-}
+    memset(&te, 0, sizeof(te));
+    te.out = room;
+    n      = 0;
 
-
-/* a Transfer-Encoding other than exactly "chunked" (any case): other
- * codings, lists, parameters, junk -> 501 (nginx: "unknown
- * Transfer-Encoding") */
-static int
-zp_http_rule_transfer_encoding_not_chunked(zpt_req_t *q)
-{
-    zpt_header_t *h;
-
-    if (zpt_hdr_count(q, "transfer-encoding", &h) == 0) {
-        return 0;
+    for (i = 0; i < q->r->nheaders; i++) {
+        h = &q->r->headers[i];
+        if (!zpt_hdr_named(q, i, "transfer-encoding")) {
+            continue;
+        }
+        n++;
+        ck_assert_int_le(2 * (h->value.end - h->value.start) + 2, sizeof(room) - te.out_len);
+        if (zp_http_parse_te(&te, (u_char *)q->in + h->value.start, h->value.end - h->value.start)
+            != ZP_OK) {
+            return 1;
+        }
     }
 
-    return !(h->value.end - h->value.start == 7 &&
-             zp_strncasecmp((u_char *)q->in + h->value.start, (u_char *)"chunked", 7) == 0);
+    return n && !te.chunked;
 }
 
 
@@ -1853,7 +2245,36 @@ zp_http_rule_transfer_encoding_http10(zpt_req_t *q)
 {
     zpt_header_t *h;
 
-    return q->r->minor == 0 && zpt_hdr_count(q, "transfer-encoding", &h) > 0;
+    return q->r->major == 1 && q->r->minor == 0 && zpt_hdr_count(q, "transfer-encoding", &h) > 0;
+}
+
+
+/* a name outside tchar or a CTL in the value, on a field that could be one
+ * the core acts on ("Transfer-Encoding ", "Content-Length: 1\x01") -> 400 */
+static int
+zp_http_rule_malformed_framing_field(zpt_req_t *q)
+{
+    zp_uint_t     i;
+    zpt_header_t *h;
+
+    for (i = 0; i < q->r->nheaders; i++) {
+        h = &q->r->headers[i];
+        if (h->rc != ZP_OK
+            && zp_http_field_acted_on((u_char *)q->in + h->name.start,
+                                      h->name.end - h->name.start)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* an HTTP/0.9 request line other than GET -> 400 */
+static int
+zp_http_rule_http09_not_get(zpt_req_t *q)
+{
+    return q->r->rc == ZP_HTTP_PARSE_HTTP09 && q->r->method_id != ZP_HTTP_GET;
 }
 
 
@@ -1861,12 +2282,13 @@ static const struct {
     const char *name;
     int (*rule)(zpt_req_t *q);
 } zpt_rules[] = {
-    {"duplicate_content_length", zp_http_rule_duplicate_content_length},
+    {"conflicting_content_length", zp_http_rule_conflicting_content_length},
     {"invalid_content_length", zp_http_rule_invalid_content_length},
-    {"duplicate_transfer_encoding", zp_http_rule_duplicate_transfer_encoding},
-    {"transfer_encoding_not_chunked", zp_http_rule_transfer_encoding_not_chunked},
+    {"transfer_encoding_invalid", zp_http_rule_transfer_encoding_invalid},
     {"transfer_encoding_with_content_length", zp_http_rule_transfer_encoding_with_content_length},
     {"transfer_encoding_http10", zp_http_rule_transfer_encoding_http10},
+    {"malformed_framing_field", zp_http_rule_malformed_framing_field},
+    {"http09_not_get", zp_http_rule_http09_not_get},
 };
 
 
@@ -1923,16 +2345,18 @@ zpt_scalar_is(yaml_node_t *n, const char *s)
 }
 
 
-/* "Transfer-Encoding" (any case) with "chunked" (any case, OWS around) */
+/* Does the last "Transfer-Encoding" (any case) end in the coding
+ * "chunked" (any case, OWS and parameters around)? The body is then sent
+ * chunked. */
 static int
-zpt_case_te_chunked_only(yaml_document_t *doc, yaml_node_t *headers)
+zpt_case_te_chunked(yaml_document_t *doc, yaml_node_t *headers)
 {
     yaml_node_item_t *it;
     yaml_node_t      *h, *name, *value;
-    u_char           *v, *e;
-    int               te;
+    u_char           *v, *e, *c;
+    int               chunked;
 
-    te = 0;
+    chunked = 0;
 
     for (it = headers->data.sequence.items.start; it < headers->data.sequence.items.top; it++) {
         h     = yaml_document_get_node(doc, *it);
@@ -1946,6 +2370,14 @@ zpt_case_te_chunked_only(yaml_document_t *doc, yaml_node_t *headers)
 
         v = value->data.scalar.value;
         e = v + value->data.scalar.length;
+        for (c = e; c > v && c[-1] != ','; c--) {
+            /* the last element */
+        }
+        v = c;
+        for (c = v; c < e && *c != ';'; c++) {
+            /* without parameters */
+        }
+        e = c;
         while (v < e && (*v == ' ' || *v == '\t')) {
             v++;
         }
@@ -1953,14 +2385,10 @@ zpt_case_te_chunked_only(yaml_document_t *doc, yaml_node_t *headers)
             e--;
         }
 
-        if (e - v != 7 || zp_strncasecmp(v, (u_char *)"chunked", 7) != 0) {
-            return 0;
-        }
-
-        te++;
+        chunked = e - v == 7 && zp_strncasecmp(v, (u_char *)"chunked", 7) == 0;
     }
 
-    return te == 1;
+    return chunked;
 }
 
 
@@ -1997,12 +2425,10 @@ zpt_header_reject_rule(const u_char *in, ssize_t pos)
     }
 
     if (!colon) {
-        return ch == '\n'                  ? "no colon"
-               : (ch == ' ' || ch == '\t') ? "whitespace in/after name"
-                                           : "non-tchar in name";
+        return ch == '\n' ? "no colon" : ch == '\0' ? "NUL in name" : "?";
     }
 
-    return "CTL in value";
+    return ch == '\0' ? "NUL in value" : "?";
 }
 
 
@@ -2128,7 +2554,7 @@ START_TEST(test_desync_guardian)
                     p = zpt_append_scalar(p, end, zpt_yaml_get(&doc, h, "value"));
                     p = zpt_append(p, end, "\r\n", 2);
                 }
-                chunked = zpt_case_te_chunked_only(&doc, headers);
+                chunked = zpt_case_te_chunked(&doc, headers);
             }
             p = zpt_append(p, end, "\r\n", 2);
 
@@ -2152,7 +2578,7 @@ START_TEST(test_desync_guardian)
             total++;
 
             wp = why;
-            if (r->rc != ZP_OK) {
+            if (r->rc != ZP_OK && r->rc != ZP_HTTP_PARSE_HTTP09) {
                 ck_assert_msg(r->rc != ZP_AGAIN, "\"%s\": incomplete", name->data.scalar.value);
                 snprintf(why, sizeof(why), "parser: %s rc %d%s%s", stages[r->stage], (int)r->rc,
                          r->stage == ZPT_HEADERS ? ", " : "",
@@ -2175,17 +2601,18 @@ START_TEST(test_desync_guardian)
                     t->engine++;
 
                 } else {
-                    snprintf(why, sizeof(why), "accepted");
+                    snprintf(why, sizeof(why), "accepted%s",
+                             r->rc == ZP_HTTP_PARSE_HTTP09 ? " as HTTP/0.9" : "");
                     t->accepted++;
 
-                    if (chunked) {
+                    if (chunked && r->rc == ZP_OK) {
                         ck_assert_uint_eq(r->body_len, 5);
                         ck_assert_int_eq(memcmp(r->body, "hello", 5), 0);
                     }
                 }
             }
 
-            if (zpt_scalar_is(tier, "Severe") && strcmp(why, "accepted") == 0) {
+            if (zpt_scalar_is(tier, "Severe") && strncmp(why, "accepted", 8) == 0) {
                 severe_missed++;
                 printf("SEVERE ACCEPTED: %s: \"%s\"\n", g.gl_pathv[fi] + strlen(dir) + 1,
                        name->data.scalar.value);
@@ -2218,8 +2645,9 @@ START_TEST(test_desync_guardian)
     ck_assert_uint_eq(total, 159);
     ck_assert_msg(severe_missed == 0, "%zu Severe cases accepted", severe_missed);
 
-    /* of the Compliant ones the parser refuses only "Empty URI" ("GET  HTTP/1.1") */
-    ck_assert_uint_eq(tiers[0].parser, 1);
+    /* every Compliant and Acceptable case goes through */
+    ck_assert_uint_eq(tiers[0].accepted, tiers[0].total);
+    ck_assert_uint_eq(tiers[1].accepted, tiers[1].total);
 }
 END_TEST
 
@@ -2239,6 +2667,8 @@ zpt_http_parse_suite(void)
     tcase_add_test(tc, test_rl_absolute_form);
     tcase_add_test(tc, test_rl_asterisk_authority);
     tcase_add_test(tc, test_rl_versions);
+    tcase_add_test(tc, test_rl_http09);
+    tcase_add_test(tc, test_rl_spaces);
     tcase_add_test(tc, test_rl_spacing_ctl);
     tcase_add_test(tc, test_rl_line_endings);
     tcase_add_test(tc, test_rl_long_uri);
@@ -2250,8 +2680,14 @@ zpt_http_parse_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_hdr_basic);
     tcase_add_test(tc, test_hdr_single);
+    tcase_add_test(tc, test_hdr_flagged);
     tcase_add_test(tc, test_hdr_invalid);
     tcase_add_test(tc, test_every_byte);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("fields");
+    tcase_add_test(tc, test_field_acted_on);
+    tcase_add_test(tc, test_te);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("normalize_uri");
