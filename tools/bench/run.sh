@@ -350,7 +350,7 @@ run_close() { # rep name
     rec "$rep" "$name" close peer_cpu_us_req "$(jq -r --arg b "$(cpu_us_per "$b0" "$b1" "$n")" \
         '(.cpu_s.user + .cpu_s.system) * 1e6 / .responses + ($b | tonumber)' "$out")"
     rec "$rep" "$name" close errors "$(jq -r '.requests - .ok' "$out")"
-    log "rep $rep close $name: $(jq -r '.connections_per_s' "$out") conn/s, $(cpu_us_per "$c0" "$c1" "$n") us CPU/req"
+    log "rep $rep close $name: $(jq -r '.connections_per_s' "$out") conn/s$([ -n "$m" ] && echo ", $(cpu_us_per "$c0" "$c1" "$n") us CPU/req")"
     sleep 1 # let the TIME_WAIT burst and the closes settle
 }
 
