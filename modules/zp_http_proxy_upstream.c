@@ -1639,6 +1639,48 @@ zp_http_proxy_done(zp_http_proxy_ctx_t *u)
 
 
 /*
+ * Sends u->out_buf on to the client. ZP_OK: the caller may read more.
+ * Anything else: the caller returns, because the body is over (the
+ * upstream is released before the last bytes go out), the client is slow
+ * (reading the upstream stops until zp_http_proxy_drained), or an error
+ * ended the request.
+ */
+static zp_int_t
+zp_http_proxy_output(zp_http_proxy_ctx_t *u, zp_uint_t done)
+{
+    zp_int_t           rc;
+    zp_http_request_t *r = u->r;
+
+    u->out_buf.last_buf = done ? 1 : 0;
+    u->out_cl.buf       = &u->out_buf;
+    u->out_cl.next      = NULL;
+
+    rc = zp_http_output(r, &u->out_cl);
+
+    if (rc == ZP_ERROR) {
+        zp_http_proxy_finalize(u, ZP_ERROR);
+        return ZP_ERROR;
+    }
+
+    if (done) {
+        zp_http_proxy_done(u);
+        return ZP_DONE;
+    }
+
+    if (rc == ZP_AGAIN) {
+        u->blocked             = 1;
+        r->write_event_handler = zp_http_proxy_drained;
+        if (u->pc->read->timer_set) {
+            zp_event_del_timer(u->pc->read);
+        }
+        return ZP_AGAIN;
+    }
+
+    return ZP_OK;
+}
+
+
+/*
  * Splice: a large Content-Length body between two plain sockets goes
  * upstream socket -> pipe -> client socket, and its bytes never enter user
  * space (two copies of every byte less). Not for TLS on either side, a
@@ -1712,10 +1754,8 @@ zp_http_proxy_pipe_release(zp_http_proxy_ctx_t *u)
 static void
 zp_http_proxy_splice_body(zp_http_proxy_ctx_t *u)
 {
-    ssize_t            n;
-    size_t             want;
-    zp_int_t           rc;
-    zp_http_request_t *r = u->r;
+    ssize_t n;
+    size_t  want;
 
     for (;;) {
         if (u->blocked) {
@@ -1756,35 +1796,10 @@ zp_http_proxy_splice_body(zp_http_proxy_ctx_t *u)
         u->out_buf.in_pipe   = 1;
         u->out_buf.pipe      = u->pipe[0];
         u->out_buf.file_last = n;
-        u->out_buf.last_buf  = (u->rest == 0);
-        u->out_cl.buf        = &u->out_buf;
-        u->out_cl.next       = NULL;
 
-        if (u->rest == 0) {
-            /* nothing more to read: release the upstream before the
-             * last bytes go out */
-            if (zp_http_output(r, &u->out_cl) == ZP_ERROR) {
-                zp_http_proxy_finalize(u, ZP_ERROR);
-            } else {
-                zp_http_proxy_done(u);
-            }
-            return;
-        }
-
-        rc = zp_http_output(r, &u->out_cl);
-
-        if (rc == ZP_ERROR) {
-            zp_http_proxy_finalize(u, ZP_ERROR);
-            return;
-        }
-
-        if (rc == ZP_AGAIN) {
-            /* the pipe still holds bytes: the client drains it first */
-            u->blocked             = 1;
-            r->write_event_handler = zp_http_proxy_drained;
-            if (u->pc->read->timer_set) {
-                zp_event_del_timer(u->pc->read);
-            }
+        /* not ZP_OK: the pipe still holds bytes the client drains first,
+         * or the body is over */
+        if (zp_http_proxy_output(u, u->rest == 0) != ZP_OK) {
             return;
         }
 
@@ -1882,35 +1897,7 @@ zp_http_proxy_process_body(zp_http_proxy_ctx_t *u)
             u->out_buf.end      = u->out_buf.last;
             u->out_buf.memory   = 1;
             u->out_buf.in_pipe  = 0;
-            u->out_buf.last_buf = done ? 1 : 0;
-            u->out_cl.buf       = &u->out_buf;
-            u->out_cl.next      = NULL;
-
-            if (done) {
-                /* nothing more to read: release the upstream before the
-                 * last bytes go out */
-                if (zp_http_output(r, &u->out_cl) == ZP_ERROR) {
-                    zp_http_proxy_finalize(u, ZP_ERROR);
-                } else {
-                    zp_http_proxy_done(u);
-                }
-                return;
-            }
-
-            rc = zp_http_output(r, &u->out_cl);
-
-            if (rc == ZP_ERROR) {
-                zp_http_proxy_finalize(u, ZP_ERROR);
-                return;
-            }
-
-            if (rc == ZP_AGAIN) {
-                /* the client is slow: stop reading the upstream */
-                u->blocked             = 1;
-                r->write_event_handler = zp_http_proxy_drained;
-                if (u->pc->read->timer_set) {
-                    zp_event_del_timer(u->pc->read);
-                }
+            if (zp_http_proxy_output(u, done) != ZP_OK) {
                 return;
             }
         }
@@ -1939,14 +1926,7 @@ zp_http_proxy_process_body(zp_http_proxy_ctx_t *u)
             u->out_buf.pos = u->out_buf.last = b->start;
             u->out_buf.start = u->out_buf.end = b->start;
             u->out_buf.in_pipe  = 0;
-            u->out_buf.last_buf = 1;
-            u->out_cl.buf       = &u->out_buf;
-            u->out_cl.next      = NULL;
-            if (zp_http_output(r, &u->out_cl) == ZP_ERROR) {
-                zp_http_proxy_finalize(u, ZP_ERROR);
-            } else {
-                zp_http_proxy_done(u);
-            }
+            (void) zp_http_proxy_output(u, 1);
             return;
         }
 
