@@ -264,20 +264,8 @@ zpt_backend_loop(void *arg)
 static void
 zpt_backend_run(void)
 {
-    struct sockaddr_in sa;
-    socklen_t          sl = sizeof(sa);
-    int                one = 1;
-
-    be.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    be.lfd = zpt_listen_any(64, &be.port);
     ck_assert(be.lfd >= 0);
-    setsockopt(be.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family      = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert(bind(be.lfd, (struct sockaddr *) &sa, sizeof(sa)) == 0);
-    ck_assert(listen(be.lfd, 64) == 0);
-    ck_assert(getsockname(be.lfd, (struct sockaddr *) &sa, &sl) == 0);
-    be.port = ntohs(sa.sin_port);
     ck_assert(pthread_create(&be.tid, NULL, zpt_backend_loop, NULL) == 0);
 }
 

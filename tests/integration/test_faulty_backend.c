@@ -327,22 +327,10 @@ raw_accept_main(void *arg)
 static void
 raw_start(raw_srv_t *s, raw_mode_t mode)
 {
-    struct sockaddr_in sa;
-    socklen_t          sl = sizeof(sa);
-    int                one = 1;
-
     memset(s, 0, sizeof(*s));
     s->mode = mode;
-    s->lfd  = socket(AF_INET, SOCK_STREAM, 0);
+    s->lfd  = zpt_listen_any(128, &s->port);
     ck_assert(s->lfd >= 0);
-    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family      = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert(bind(s->lfd, (struct sockaddr *) &sa, sizeof(sa)) == 0);
-    ck_assert(listen(s->lfd, 128) == 0);
-    ck_assert(getsockname(s->lfd, (struct sockaddr *) &sa, &sl) == 0);
-    s->port = ntohs(sa.sin_port);
     ck_assert(pthread_create(&s->thr, NULL, raw_accept_main, s) == 0);
 }
 

@@ -901,15 +901,12 @@ START_TEST(test_proxy_upload_10mb)
 END_TEST
 
 
-START_TEST(test_proxy_download_100mb_bounded_memory)
+/* fnv1a64 of the backend's /size/<len> body: PATTERN repeated. */
+static uint64_t
+pattern_hash(size_t len)
 {
-    char      up[512];
-    size_t    len = 104857600, i;
-    uint64_t  h = FNV_INIT;
-    pid_t     workers[4];
-    int       nw;
-    backend_t a;
-    resp_t   *r = malloc(sizeof(resp_t));
+    size_t        i;
+    uint64_t      h = FNV_INIT;
     unsigned char chunk[PATTERN_LEN * 1024];
 
     for (i = 0; i < sizeof(chunk); i++) {
@@ -918,7 +915,21 @@ START_TEST(test_proxy_download_100mb_bounded_memory)
     for (i = 0; i + sizeof(chunk) <= len; i += sizeof(chunk)) {
         h = fnv1a64(h, chunk, sizeof(chunk));
     }
-    h = fnv1a64(h, chunk, len - i);
+    return fnv1a64(h, chunk, len - i);
+}
+
+
+START_TEST(test_proxy_download_100mb_bounded_memory)
+{
+    char      up[512];
+    size_t    len = 104857600, i;
+    uint64_t  h;
+    pid_t     workers[4];
+    int       nw;
+    backend_t a;
+    resp_t   *r = malloc(sizeof(resp_t));
+
+    h = pattern_hash(len);
 
     zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
@@ -984,22 +995,15 @@ START_TEST(test_proxy_splice_body)
 {
     char      up[512], req[128];
     size_t    len = 104857600, i;
-    uint64_t  h = FNV_INIT;
+    uint64_t  h;
     int       fd, base, n = 0;
     long long end;
     pid_t     w[1];
     backend_t a;
     resp_t   *r = malloc(sizeof(resp_t));
-    unsigned char chunk[PATTERN_LEN * 1024];
 
     ck_assert(r != NULL);
-    for (i = 0; i < sizeof(chunk); i++) {
-        chunk[i] = PATTERN[i % PATTERN_LEN];
-    }
-    for (i = 0; i + sizeof(chunk) <= len; i += sizeof(chunk)) {
-        h = fnv1a64(h, chunk, sizeof(chunk));
-    }
-    h = fnv1a64(h, chunk, len - i);
+    h = pattern_hash(len);
 
     zpt_backend_start(&a, "A", 0);
     snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);

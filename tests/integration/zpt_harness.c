@@ -528,6 +528,35 @@ zpt_free_port(void)
 
 
 int
+zpt_listen_any(int backlog, int *port)
+{
+    struct sockaddr_in sin;
+    socklen_t          slen = sizeof(sin);
+    int                one  = 1;
+    int                fd   = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd == -1) {
+        return -1;
+    }
+
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family      = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    if (bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == -1 || listen(fd, backlog) == -1
+        || getsockname(fd, (struct sockaddr *) &sin, &slen) == -1)
+    {
+        close(fd);
+        return -1;
+    }
+
+    *port = ntohs(sin.sin_port);
+    return fd;
+}
+
+
+int
 zpt_wait_port(int port, int ms)
 {
     long long end = zpt_now_ms() + ms;

@@ -150,6 +150,10 @@ void zpt_dump_tail(const char *path, int lines);
 /* A currently free 127.0.0.1 TCP port (bind :0, getsockname, close), or -1. */
 int zpt_free_port(void);
 
+/* A listening socket on 127.0.0.1 at a port of the kernel's choice (in
+ * *port), for backends a test runs itself; -1 on failure. */
+int zpt_listen_any(int backlog, int *port);
+
 /* Waits (bounded by ms) until 127.0.0.1:port accepts a connection. 1/0. */
 int zpt_wait_port(int port, int ms);
 
