@@ -241,6 +241,21 @@ zp_configure_listening_sockets(zp_cycle_t *cycle)
             zp_log_error(ZP_LOG_ALERT, cycle->log, errno, "listen() to %V, backlog %d failed",
                          &ls[i].addr_text, ls[i].backlog);
         }
+
+#ifdef TCP_QUICKACK
+        /*
+         * Accepted sockets inherit delayed ACKs from the listener (after
+         * listen(), which resets them). Linux would otherwise ACK a new
+         * connection's first request at once, in a segment of its own; now
+         * the ACK of a request that came whole rides on the response. A
+         * connection left waiting for the rest of a request pushes its ACK
+         * (zp_tcp_push_ack()), so that a client's Nagle is not held.
+         */
+        if (ls[i].sockaddr.sa.sa_family != AF_UNIX) {
+            value = 0;
+            (void) setsockopt(ls[i].fd, IPPROTO_TCP, TCP_QUICKACK, &value, sizeof(int));
+        }
+#endif
         (void) value;
     }
 }
@@ -447,6 +462,31 @@ zp_close_idle_connections(zp_cycle_t *cycle, zp_msec_t idle_ms)
     }
 
     return cycle->connection_n - cycle->free_connection_n;
+}
+
+
+/*
+ * The connection waits for more of a request: ACK what came now. Its
+ * socket delays ACKs (see zp_configure_listening_sockets()), and a client
+ * with Nagle on holds its next small segment until this one is ACKed:
+ * without the push both would wait for the kernel's delayed-ACK timer.
+ * Once per request is enough, the caller keeps count.
+ */
+void
+zp_tcp_push_ack(zp_connection_t *c)
+{
+#ifdef TCP_QUICKACK
+    int one = 1;
+
+    if (c->listening == NULL
+        || (c->sockaddr.sa.sa_family != AF_INET && c->sockaddr.sa.sa_family != AF_INET6)) {
+        return;
+    }
+
+    (void) setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#else
+    (void) c;
+#endif
 }
 
 

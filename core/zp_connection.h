@@ -106,6 +106,7 @@ void             zp_close_connection(zp_connection_t *c);
 void             zp_reusable_connection(zp_connection_t *c, zp_uint_t reusable);
 /* Sets TCP_NODELAY on c's socket, once (c->tcp_nodelay). */
 void             zp_tcp_nodelay(zp_connection_t *c);
+void             zp_tcp_push_ack(zp_connection_t *c);
 /* A draining worker closes idle connections that have been idle longer
  * than idle_ms; returns how many connections are still open. */
 zp_uint_t        zp_close_idle_connections(zp_cycle_t *cycle, zp_msec_t idle_ms);

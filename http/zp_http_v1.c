@@ -43,6 +43,7 @@ typedef struct {
     unsigned            keepalive:1;
     unsigned            chunked_out:1;
     unsigned            continue_sent:1;
+    unsigned            body_ack_pushed:1;
 } zp_http_v1_ctx_t;
 
 static void     zp_http_v1_read_handler(zp_event_t *rev);
@@ -336,6 +337,7 @@ zp_http_v1_read_handler(zp_event_t *rev)
 
     if (c->fd != -1 && rev->handler == zp_http_v1_read_handler) {
         zp_event_add_timer(rev, cscf->client_header_timeout);
+        zp_tcp_push_ack(c);
     }
 }
 
@@ -737,6 +739,7 @@ head_done:
     ctx->body_rest     = r->headers_in.chunked ? 0 : r->headers_in.content_length_n;
     ctx->body_seen     = 0;
     ctx->continue_sent = 0;
+    ctx->body_ack_pushed = 0;
     zp_memzero(&ctx->chunked, sizeof(zp_http_chunked_t));
 
     zp_http_process_request(r);
@@ -1322,6 +1325,10 @@ zp_http_v1_read_body(zp_http_request_t *r, u_char *buf, size_t size)
         }
 
         if (got == ZP_AGAIN) {
+            if (!ctx->body_ack_pushed) {
+                ctx->body_ack_pushed = 1;
+                zp_tcp_push_ack(c);
+            }
             return ZP_AGAIN;
         }
 
