@@ -235,6 +235,13 @@ def main():
         ceiling.append(
             f"- The load generator straight at the backend, no proxy at all: {dr:,.0f} conn/s, "
             f"{dr / nr_:.2f}x nginx's proxied rate (a proxy costing nothing would stay under it).")
+    fr, fc, zr_ = g("null", "close", "conn_s"), g("null", "close", "cpu_us_req"), g("zproxy", "close", "conn_s")
+    if None not in (fr, nr_, zr_):
+        ceiling.append(
+            f"- The null proxy (tools/bench/nullproxy.c: the same socket calls as a proxy, no "
+            f"parsing, routing, headers, timers or logs; {fnum(fc, 1)} us CPU per connection): "
+            f"{fr:,.0f} conn/s, {fr / nr_:.2f}x nginx's rate, the most a proxy could reach on "
+            f"this machine. zproxy reaches {zr_ / fr:.0%} of it.")
     ceiling_md = "\n".join(ceiling)
     v = g("zproxy", "start", "rss_kb")
     tgt("master + idle worker <= 12 MB RSS", "-" if v is None else f"{v / 1024:.1f} MB",
@@ -292,7 +299,8 @@ def main():
         f"load average {meta.get('load_start')} at start, {meta.get('load_end')} at end. "
         f"zproxy {meta.get('zproxy')}, nginx {meta.get('nginx')}, HAProxy {meta.get('haproxy')}, "
         f"wrk {meta.get('wrk')}. {meta.get('reps')} rep(s) of {meta.get('duration_s')} s per run, "
-        f"interleaved; medians. Largest (max-min)/median over reps of any cell: {spread_s}. "
+        f"interleaved (new connections: {meta.get('close_rounds', '1')} rounds of "
+        f"{meta.get('close_duration_s', meta.get('duration_s'))} s per rep, rotating); medians. Largest (max-min)/median over reps of any cell: {spread_s}. "
         f"Syscalls: {meta.get('syscall_counter')} over {meta.get('sc_requests')} requests "
         f"(13 B, 100 KiB, new connections). Idle memory: a fresh instance of each proxy per rep. Run took {meta.get('elapsed_s')} s.\n"
     )

@@ -6,7 +6,9 @@
 # Scenarios (default: all of them):
 #   ka13      wrk -t1 -c64 --latency, keep-alive, 13-byte body
 #   ka100k    the same with a 100 KiB body
-#   close     zproxy-bench --close -c64 --procs 2: a new connection per request
+#   close     zproxy-bench --close -c64 --procs 2: a new connection per request,
+#             in short rounds that rotate over the proxies, the null proxy
+#             (tools/bench/nullproxy.c: the socket work alone) and no proxy
 #   idle      zproxy-bench --idle 9000 --procs 2: proxy RSS growth per idle connection
 #   idle36k   zproxy and nginx with 2 workers (reuseport): 36,000 idle connections
 #             held at once, RSS growth per connection and the split per worker
@@ -38,6 +40,12 @@ SC_REQ_CLOSE=5000
 # one load process tops out near 11,000 new connections/s here, the rate
 # all three proxies then show: two processes make the machine the limit
 CLOSE_PROCS=2
+# The close rate moves with the machine's background load by 20-30% over
+# tens of seconds, more than the proxies differ. Short runs that rotate
+# over the proxies give each the same share of the slow and fast phases:
+# CLOSE_ROUNDS per rep, CLOSE_DUR seconds each.
+CLOSE_ROUNDS=4
+CLOSE_DUR=2
 QUICK=0
 KEEP=0
 SCENARIOS="ka13,ka100k,close,idle,idle36k,routes,syscalls,tls"
@@ -71,6 +79,7 @@ if [ "$QUICK" = 1 ]; then
     SC_REQ_SMALL=5000
     SC_REQ_BIG=1000
     SC_REQ_CLOSE=1000
+    CLOSE_ROUNDS=2
     [ "$REPS_SET" = 1 ] || REPS=1
 fi
 case "$REPS" in '' | *[!0-9]* | 0) echo "run.sh: --reps must be a positive number" >&2; exit 2 ;; esac
@@ -133,6 +142,7 @@ ZBENCH="$ROOT/objs/zproxy-bench"
 T=$(mktemp -d /tmp/zp-bench.XXXXXX) || die "mktemp failed"
 mkdir -p "$T/nginx-tmp" "$T/out"
 cc -std=c11 -O2 -Wall -Wextra -o "$T/backend" "$BENCH_DIR/backend.c" || die "cannot build backend.c"
+cc -std=c11 -O2 -Wall -Wextra -o "$T/nullproxy" "$BENCH_DIR/nullproxy.c" || die "cannot build nullproxy.c"
 
 # ---------------------------------------------------------------- processes
 declare -A MASTER PORT
@@ -330,14 +340,19 @@ run_wrk() { # rep name scenario path
 # load generator and of the backend is recorded: on 2 cores they share the
 # machine with the proxy, and loopback TCP charges much of one side's work
 # to the other. "direct" (the load straight at the backend, no proxy) is
-# the ceiling any proxy's rate stays under here.
+# the ceiling any proxy's rate stays under here; "null" (nullproxy.c) is
+# the most a proxy could reach: all the socket work, none of the rest.
 run_close() { # rep name
     local rep=$1 name=$2 port m out c0 c1 b0 b1 n
-    if [ "$name" = direct ]; then port=$BACKEND_PORT; m=""; else port=${PORT[$name]}; m=${MASTER[$name]}; fi
+    case $name in
+    direct) port=$BACKEND_PORT; m="" ;;
+    null) port=$NULL_PORT; m=$NULL_PID ;;
+    *) port=${PORT[$name]}; m=${MASTER[$name]} ;;
+    esac
     out="$T/out/close-$name-$rep.json"
     c0=$([ -n "$m" ] && cpu_ticks "$m" || echo 0)
     b0=$(cpu_ticks "$BACKEND_PID")
-    "$ZBENCH" --port "$port" --close --concurrency 64 --procs "$CLOSE_PROCS" --duration "$DUR" --json >"$out" 2>"$out.err"
+    "$ZBENCH" --port "$port" --close --concurrency 64 --procs "$CLOSE_PROCS" --duration "$CLOSE_DUR" --json >"$out" 2>"$out.err"
     c1=$([ -n "$m" ] && cpu_ticks "$m" || echo 0)
     b1=$(cpu_ticks "$BACKEND_PID")
     n=$(jq -r '.responses // 0' "$out" 2>/dev/null)
@@ -351,7 +366,7 @@ run_close() { # rep name
         '(.cpu_s.user + .cpu_s.system) * 1e6 / .responses + ($b | tonumber)' "$out")"
     rec "$rep" "$name" close errors "$(jq -r '.requests - .ok' "$out")"
     log "rep $rep close $name: $(jq -r '.connections_per_s' "$out") conn/s$([ -n "$m" ] && echo ", $(cpu_us_per "$c0" "$c1" "$n") us CPU/req")"
-    sleep 1 # let the TIME_WAIT burst and the closes settle
+    sleep 0.5 # let the closes settle
 }
 
 stop_proxy() { # name: TERM to the master, wait for it and its workers
@@ -505,6 +520,15 @@ for _ in $(seq 50); do grep -q '^ready' "$T/backend.out" && break; sleep 0.1; do
 BACKEND_PORT=$(awk '/^ready/{print $2}' "$T/backend.out")
 [ -n "$BACKEND_PORT" ] || die "backend did not start"
 log "backend on 127.0.0.1:$BACKEND_PORT"
+if want close; then
+    "$T/nullproxy" --port 0 --backend "$BACKEND_PORT" >"$T/nullproxy.out" 2>&1 &
+    NULL_PID=$!
+    BG_PIDS+=($!)
+    for _ in $(seq 50); do grep -q '^ready' "$T/nullproxy.out" && break; sleep 0.1; done
+    NULL_PORT=$(awk '/^ready/{print $2}' "$T/nullproxy.out")
+    [ -n "$NULL_PORT" ] || die "nullproxy did not start"
+    log "null proxy on 127.0.0.1:$NULL_PORT"
+fi
 
 for p in "${PROXIES[@]}"; do
     start_proxy "$p" "$p"
@@ -529,7 +553,14 @@ for ((rep = 1; rep <= REPS; rep++)); do
     log "rep $rep/$REPS, order: ${order[*]}"
     if want ka13; then for p in "${order[@]}"; do run_wrk "$rep" "$p" ka13 /; sleep 0.5; done; fi
     if want ka100k; then for p in "${order[@]}"; do run_wrk "$rep" "$p" ka100k /big; sleep 0.5; done; fi
-    if want close; then for p in "${order[@]}" direct; do run_close "$rep" "$p"; done; fi
+    if want close; then
+        corder=("${PROXIES[@]}" null direct)
+        for ((round = 1; round <= CLOSE_ROUNDS; round++)); do
+            for ((i = 0; i < ${#corder[@]}; i++)); do
+                run_close "$rep.$round" "${corder[$(((i + rep + round) % ${#corder[@]}))]}"
+            done
+        done
+    fi
     if want idle; then for p in "${order[@]}"; do run_idle "$rep" "$p"; done; fi
     if want idle36k; then
         for p in "${order[@]}"; do [ "$p" = haproxy ] || run_idle36k "$rep" "$p"; done
@@ -574,6 +605,8 @@ mkdir -p "$RESULTS_DIR"
     echo "elapsed_s=$((END_TS - START_TS))"
     echo "reps=$REPS"
     echo "duration_s=$DUR"
+    echo "close_rounds=$CLOSE_ROUNDS"
+    echo "close_duration_s=$CLOSE_DUR"
     echo "quick=$QUICK"
     echo "scenarios=$SCENARIOS"
     echo "idle_conns=$IDLE_CONNS"
