@@ -474,10 +474,19 @@ zp_http_proxy_create_request(zp_http_proxy_ctx_t *u)
         return ZP_ERROR;
     }
 
+    /* copies rather than zp_sprintf(): this runs for every request */
     p = u->head->last;
-    p = zp_sprintf(p, "%V %V HTTP/1.1\r\n", &r->method_name, &target);
+    p = zp_cpymem(p, r->method_name.data, r->method_name.len);
+    *p++ = ' ';
+    p = zp_cpymem(p, target.data, target.len);
+    p = zp_cpymem(p, " HTTP/1.1\r\n", 11);
     for (i = 0; i < pairs.nelts; i++) {
-        p = zp_sprintf(p, "%V: %V\r\n", &pr[i].name, &pr[i].value);
+        p = zp_cpymem(p, pr[i].name.data, pr[i].name.len);
+        *p++ = ':';
+        *p++ = ' ';
+        p = zp_cpymem(p, pr[i].value.data, pr[i].value.len);
+        *p++ = '\r';
+        *p++ = '\n';
     }
 
     if (r->headers_in.chunked && r->headers_in.transfer_codings.len) {

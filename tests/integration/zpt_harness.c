@@ -500,28 +500,81 @@ zpt_dump_tail(const char *path, int lines)
 
 /* ---- ports ------------------------------------------------------------------ */
 
-int
-zpt_free_port(void)
+/* 1 when 127.0.0.1:port can be bound now, as zproxy binds (SO_REUSEADDR) */
+static int
+zpt_port_bindable(int port)
 {
     struct sockaddr_in sin;
-    socklen_t          slen = sizeof(sin);
-    int                fd   = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int                port = -1;
+    int                one = 1, ok;
+    int                fd  = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     if (fd == -1) {
-        return -1;
+        return 0;
     }
-
     memset(&sin, 0, sizeof(sin));
     sin.sin_family      = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sin.sin_port        = 0;
+    sin.sin_port        = htons((uint16_t) port);
+    ok = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0
+         && bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0;
+    close(fd);
+    return ok;
+}
 
-    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sin, &slen) == 0) {
-        port = ntohs(sin.sin_port);
+
+/*
+ * A port for a server that a test starts later. bind() to port 0 would
+ * hand out one of the kernel's ephemeral ports, the range that outgoing
+ * connections take their source ports from: any connect() on the machine
+ * could take it before the server binds it ("zproxy did not start" once
+ * in a loaded run). So the port is drawn below that range
+ * (ip_local_port_range), where only an explicit bind() can take it, and
+ * checked to be free now.
+ */
+int
+zpt_free_port(void)
+{
+    static unsigned    seed;
+    static pid_t       seeded_by;
+    struct sockaddr_in sin;
+    socklen_t          slen = sizeof(sin);
+    int                lo = 32768, hi, i, port = -1, fd;
+    FILE              *f;
+
+    f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%d %d", &lo, &hi) != 2) {
+            lo = 32768;
+        }
+        fclose(f);
     }
 
+    /* each test runs in its own forked process: seed once per process */
+    if (seeded_by != getpid()) {
+        seeded_by = getpid();
+        seed      = (unsigned) getpid() ^ (unsigned) zpt_now_ms();
+    }
+
+    for (i = 0; lo > 11024 && i < 200; i++) {
+        port = 10000 + (int) ((unsigned) rand_r(&seed) % (unsigned) (lo - 10000));
+        if (zpt_port_bindable(port)) {
+            return port;
+        }
+    }
+
+    /* no room below the ephemeral range: let the kernel choose */
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        return -1;
+    }
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family      = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    port                = -1;
+    if (bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0
+        && getsockname(fd, (struct sockaddr *) &sin, &slen) == 0) {
+        port = ntohs(sin.sin_port);
+    }
     close(fd);
     return port;
 }
