@@ -249,10 +249,14 @@ zp_configure_listening_sockets(zp_cycle_t *cycle)
          * connection's first request at once, in a segment of its own; now
          * the ACK of a request that came whole rides on the response. A
          * connection left waiting for the rest of a request pushes its ACK
-         * (zp_tcp_push_ack()), so that a client's Nagle is not held.
+         * (zp_tcp_push_ack()), so that a client's Nagle is not held. Not
+         * on TLS listeners: a ClientHello larger than the MSS would wait
+         * for the delayed ACK at a client with classic (BSD) Nagle, and
+         * the handshake is out of the HTTP layer's sight. Set both ways:
+         * a reload may turn an address to TLS or back.
          */
         if (ls[i].sockaddr.sa.sa_family != AF_UNIX) {
-            value = 0;
+            value = ls[i].delay_ack ? 0 : 1;
             (void) setsockopt(ls[i].fd, IPPROTO_TCP, TCP_QUICKACK, &value, sizeof(int));
         }
 #endif
@@ -478,7 +482,7 @@ zp_tcp_push_ack(zp_connection_t *c)
 #ifdef TCP_QUICKACK
     int one = 1;
 
-    if (c->listening == NULL
+    if (c->listening == NULL || !c->listening->delay_ack
         || (c->sockaddr.sa.sa_family != AF_INET && c->sockaddr.sa.sa_family != AF_INET6)) {
         return;
     }

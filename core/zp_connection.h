@@ -43,6 +43,7 @@ struct zp_listening_s {
     unsigned                  reuseport:1;
     unsigned                  add_reuseport:1;
     unsigned                  deferred_accept:1;
+    unsigned                  delay_ack:1;  /* TCP_QUICKACK 0 on the listener */
     unsigned                  ipv6only:1;
 };
 
@@ -106,6 +107,8 @@ void             zp_close_connection(zp_connection_t *c);
 void             zp_reusable_connection(zp_connection_t *c, zp_uint_t reusable);
 /* Sets TCP_NODELAY on c's socket, once (c->tcp_nodelay). */
 void             zp_tcp_nodelay(zp_connection_t *c);
+/* Sends the ACK its socket delays now (plain listeners delay them, see
+ * zp_configure_listening_sockets()): c waits for more of a request. */
 void             zp_tcp_push_ack(zp_connection_t *c);
 /* A draining worker closes idle connections that have been idle longer
  * than idle_ms; returns how many connections are still open. */

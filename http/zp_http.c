@@ -380,6 +380,7 @@ zp_http_add_listens(zp_conf_t *cf, zp_http_core_main_conf_t *cmcf)
                 ls->fastopen        = lo[l].fastopen;
                 ls->reuseport       = lo[l].reuseport;
                 ls->deferred_accept = lo[l].deferred_accept;
+                ls->delay_ack       = !lo[l].ssl;
                 ls->ipv6only        = lo[l].ipv6only;
                 addr->listening     = ls;
 

@@ -735,10 +735,10 @@ head_done:
         return;
     }
 
-    ctx->chunked_body  = r->headers_in.chunked;
-    ctx->body_rest     = r->headers_in.chunked ? 0 : r->headers_in.content_length_n;
-    ctx->body_seen     = 0;
-    ctx->continue_sent = 0;
+    ctx->chunked_body    = r->headers_in.chunked;
+    ctx->body_rest       = r->headers_in.chunked ? 0 : r->headers_in.content_length_n;
+    ctx->body_seen       = 0;
+    ctx->continue_sent   = 0;
     ctx->body_ack_pushed = 0;
     zp_memzero(&ctx->chunked, sizeof(zp_http_chunked_t));
 

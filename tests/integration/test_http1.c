@@ -19,12 +19,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
-#include <net/if.h>
 #include <netinet/in.h>
-#include <netinet/ip.h>
 #include <netinet/tcp.h>
-#include <linux/if_ether.h>
-#include <linux/if_packet.h>
 #include <unistd.h>
 
 #include "zpt_client.h"
@@ -436,67 +432,6 @@ END_TEST
 
 
 /*
- * The server's segments on one loopback connection, as a packet socket
- * on lo sees them: how many carried data, how many a FIN, whether one
- * carried both, and how many bare ACKs came before the first data. Needs
- * CAP_NET_RAW (CI runs as root); -1 without it.
- */
-typedef struct {
-    int data, fin, data_fin, ack_before_data;
-} seg_count_t;
-
-static int
-lo_packets_open(void)
-{
-    int                fd;
-    struct sockaddr_ll sll;
-
-    fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK, htons(ETH_P_IP));
-    if (fd == -1) {
-        return -1;
-    }
-    memset(&sll, 0, sizeof(sll));
-    sll.sll_family   = AF_PACKET;
-    sll.sll_protocol = htons(ETH_P_IP);
-    sll.sll_ifindex  = (int) if_nametoindex("lo");
-    if (sll.sll_ifindex == 0 || bind(fd, (struct sockaddr *) &sll, sizeof(sll)) == -1) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static void
-lo_packets_count(int fd, int sport, int dport, seg_count_t *n)
-{
-    unsigned char  pkt[65536];
-    struct iphdr  *ip;
-    struct tcphdr *th;
-    ssize_t        len;
-    size_t         ihl, payload;
-
-    while ((len = recv(fd, pkt, sizeof(pkt), 0)) > 0) {
-        ip = (struct iphdr *) pkt;
-        if ((size_t) len < sizeof(*ip) || ip->version != 4 || ip->protocol != IPPROTO_TCP) {
-            continue;
-        }
-        ihl = (size_t) ip->ihl * 4;
-        th  = (struct tcphdr *) (pkt + ihl);
-        if ((size_t) len < ihl + sizeof(*th) || ntohs(th->source) != sport
-            || ntohs(th->dest) != dport)
-        {
-            continue;
-        }
-        payload = ntohs(ip->tot_len) - ihl - (size_t) th->doff * 4;
-        n->ack_before_data += payload == 0 && !th->syn && !th->fin && n->data == 0;
-        n->data += payload > 0;
-        n->fin += th->fin;
-        n->data_fin += payload > 0 && th->fin;
-    }
-}
-
-
-/*
  * A response that ends the connection ends it in its last segment: the
  * FIN rides with the data (zproxy holds the tail with MSG_MORE until the
  * close), so the client gets one segment less, and no stall either: the
@@ -516,11 +451,11 @@ START_TEST(test_close_fin_with_response)
     zpt_srv_t           s;
     zpt_conn_t         *c;
     zpt_resp_t          r;
-    seg_count_t         n;
+    zpt_segs_t          n;
     struct sockaddr_in  sin;
     socklen_t           sl = sizeof(sin);
 
-    pfd = lo_packets_open();
+    pfd = zpt_lo_packets_open();
     if (pfd == -1) {
         fprintf(stderr, "test_close_fin_with_response: no packet socket (not root?), skipped\n");
         return;
@@ -539,7 +474,7 @@ START_TEST(test_close_fin_with_response)
         zpt_conn_close(c);
 
         memset(&n, 0, sizeof(n));
-        lo_packets_count(pfd, s.port, ntohs(sin.sin_port), &n);
+        zpt_lo_packets_count(pfd, s.port, ntohs(sin.sin_port), &n);
         ck_assert_msg(n.data == 1 && n.fin == 1 && n.data_fin == 1,
                       "server segments: %d with data, %d with FIN, %d with both; expected "
                       "the response and the FIN in one", n.data, n.fin, n.data_fin);

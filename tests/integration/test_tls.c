@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -256,6 +259,49 @@ START_TEST(test_tls_plain_http_gets_400)
 END_TEST
 
 
+/*
+ * A TLS listener keeps Linux's quick ACKs (plain ones delay them, see
+ * test_close_fin_with_response): a ClientHello larger than the MSS would
+ * otherwise wait for the delayed ACK at a client with classic Nagle. A
+ * plain request on the TLS port gets its bare ACK from the kernel at once,
+ * before zproxy reads it and answers 400.
+ */
+START_TEST(test_tls_listener_quick_ack)
+{
+    int                pfd, fd;
+    zpt_srv_t          s;
+    zpt_resp_t         r;
+    zpt_segs_t         n;
+    struct sockaddr_in sin;
+    socklen_t          sl = sizeof(sin);
+    const char         req[] = "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n";
+
+    pfd = zpt_lo_packets_open();
+    if (pfd == -1) {
+        fprintf(stderr, "test_tls_listener_quick_ack: no packet socket (not root?), skipped\n");
+        return;
+    }
+
+    tls_start(&s, NULL, NULL);
+
+    fd = zpt_connect(s.port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sin, &sl), 0);
+    ck_assert_int_eq(send(fd, req, sizeof(req) - 1, 0), (ssize_t) sizeof(req) - 1);
+    ck_assert_msg(zpt_http_read(fd, &r) == 0, "no answer on the TLS port: %s", r.error);
+    ck_assert_int_eq(r.status, 400);
+    close(fd);
+
+    memset(&n, 0, sizeof(n));
+    zpt_lo_packets_count(pfd, s.port, ntohs(sin.sin_port), &n);
+    close(pfd);
+    ck_assert_msg(n.ack_before_data == 1 && n.data >= 1,
+                  "server segments: %d bare ACKs before %d with data; expected the kernel's "
+                  "quick ACK of the request", n.ack_before_data, n.data);
+}
+END_TEST
+
+
 /* zproxy -t with conf; err must hold "zproxy.conf:<line>" and what. */
 static void
 conftest_fails(zpt_srv_t *s, int line, const char *what)
@@ -450,6 +496,7 @@ tls_suite(void)
     tcase_add_test(tc, test_tls_alpn_and_protocols);
     tcase_add_test(tc, test_tls_curl_keepalive);
     tcase_add_test(tc, test_tls_plain_http_gets_400);
+    tcase_add_test(tc, test_tls_listener_quick_ack);
     tcase_add_test(tc, test_tls_conftest_errors);
     tcase_add_test(tc, test_tls_reload_certificates);
     tcase_add_test(tc, test_tls_proxy_pass);

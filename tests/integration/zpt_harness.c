@@ -13,7 +13,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1158,6 +1162,59 @@ zpt_fd_count(pid_t pid)
     }
     closedir(d);
     return n;
+}
+
+
+/* ---- packets on lo ------------------------------------------------------------ */
+
+int
+zpt_lo_packets_open(void)
+{
+    int                fd;
+    struct sockaddr_ll sll;
+
+    fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK, htons(ETH_P_IP));
+    if (fd == -1) {
+        return -1;
+    }
+    memset(&sll, 0, sizeof(sll));
+    sll.sll_family   = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_IP);
+    sll.sll_ifindex  = (int) if_nametoindex("lo");
+    if (sll.sll_ifindex == 0 || bind(fd, (struct sockaddr *) &sll, sizeof(sll)) == -1) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void
+zpt_lo_packets_count(int fd, int sport, int dport, zpt_segs_t *n)
+{
+    unsigned char  pkt[65536];
+    struct iphdr  *ip;
+    struct tcphdr *th;
+    ssize_t        len;
+    size_t         ihl, payload;
+
+    while ((len = recv(fd, pkt, sizeof(pkt), 0)) > 0) {
+        ip = (struct iphdr *) pkt;
+        if ((size_t) len < sizeof(*ip) || ip->version != 4 || ip->protocol != IPPROTO_TCP) {
+            continue;
+        }
+        ihl = (size_t) ip->ihl * 4;
+        th  = (struct tcphdr *) (pkt + ihl);
+        if ((size_t) len < ihl + sizeof(*th) || ntohs(th->source) != sport
+            || ntohs(th->dest) != dport)
+        {
+            continue;
+        }
+        payload = ntohs(ip->tot_len) - ihl - (size_t) th->doff * 4;
+        n->ack_before_data += payload == 0 && !th->syn && !th->fin && n->data == 0;
+        n->data += payload > 0;
+        n->fin += th->fin;
+        n->data_fin += payload > 0 && th->fin;
+    }
 }
 
 

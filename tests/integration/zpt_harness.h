@@ -154,6 +154,18 @@ int zpt_free_port(void);
  * *port), for backends a test runs itself; -1 on failure. */
 int zpt_listen_any(int backlog, int *port);
 
+/*
+ * The segments one side of a loopback connection sent, as a packet socket
+ * on lo saw them (CAP_NET_RAW: CI runs as root; open gives -1 without it).
+ * count reads what is queued, from sport to dport.
+ */
+typedef struct {
+    int data, fin, data_fin, ack_before_data;
+} zpt_segs_t;
+
+int  zpt_lo_packets_open(void);
+void zpt_lo_packets_count(int fd, int sport, int dport, zpt_segs_t *n);
+
 /* Waits (bounded by ms) until 127.0.0.1:port accepts a connection. 1/0. */
 int zpt_wait_port(int port, int ms);
 
