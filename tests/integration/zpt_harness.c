@@ -504,13 +504,17 @@ zpt_dump_tail(const char *path, int lines)
 
 /* ---- ports ------------------------------------------------------------------ */
 
-/* 1 when 127.0.0.1:port can be bound now, as zproxy binds (SO_REUSEADDR) */
+/*
+ * 1 when 127.0.0.1:port can be bound now without SO_REUSEADDR: no socket
+ * uses it, not even in TIME_WAIT, so that a test may bind it either way
+ * (zproxy sets SO_REUSEADDR, test_listen_port_in_use does not).
+ */
 static int
 zpt_port_bindable(int port)
 {
     struct sockaddr_in sin;
-    int                one = 1, ok;
-    int                fd  = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int                ok;
+    int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     if (fd == -1) {
         return 0;
@@ -519,8 +523,7 @@ zpt_port_bindable(int port)
     sin.sin_family      = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sin.sin_port        = htons((uint16_t) port);
-    ok = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0
-         && bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0;
+    ok = bind(fd, (struct sockaddr *) &sin, sizeof(sin)) == 0;
     close(fd);
     return ok;
 }
