@@ -369,6 +369,33 @@ END_TEST
 
 
 /*
+ * GET /a with Connection: close on a new connection: a 200, then EOF.
+ * cport, when given, gets the client's port.
+ */
+static void
+get_a_close(int port, int *cport)
+{
+    int                rc;
+    zpt_conn_t        *c;
+    zpt_resp_t         r;
+    struct sockaddr_in sin;
+    socklen_t          sl = sizeof(sin);
+
+    c = zpt_conn_open(port);
+    if (cport != NULL) {
+        ck_assert_int_eq(getsockname(c->fd, (struct sockaddr *) &sin, &sl), 0);
+        *cport = ntohs(sin.sin_port);
+    }
+    zpt_conn_send(c, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    zpt_must_read(c, &r, 0, "GET with Connection: close");
+    ck_assert_int_eq(r.status, 200);
+    rc = zpt_conn_wait_close(c, zpt_wait_ms());
+    ck_assert_msg(rc == 1, "after Connection: close: %s, expected EOF", zpt_close_text(rc));
+    zpt_conn_close(c);
+}
+
+
+/*
  * Connection: close. After a whole request and nothing more the server
  * closes at once (a clean FIN); when more input may follow it lingers, so
  * its close cannot turn into a reset that destroys the response: a
@@ -386,13 +413,7 @@ START_TEST(test_close_after_response)
 
     master = start_h1(&s, w);
 
-    c = zpt_conn_open(s.port);
-    zpt_conn_send(c, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    zpt_must_read(c, &r, 0, "GET with Connection: close");
-    ck_assert_int_eq(r.status, 200);
-    rc = zpt_conn_wait_close(c, zpt_wait_ms());
-    ck_assert_msg(rc == 1, "after Connection: close: %s, expected EOF", zpt_close_text(rc));
-    zpt_conn_close(c);
+    get_a_close(s.port, NULL);
 
     c = zpt_conn_open(s.port);
     zpt_conn_send(c, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
@@ -446,14 +467,10 @@ END_TEST
  */
 START_TEST(test_close_fin_with_response)
 {
-    int                 pfd, rc, try, acked = 0;
-    pid_t               w[2], master;
-    zpt_srv_t           s;
-    zpt_conn_t         *c;
-    zpt_resp_t          r;
-    zpt_segs_t          n;
-    struct sockaddr_in  sin;
-    socklen_t           sl = sizeof(sin);
+    int        pfd, try, cport, acked = 0;
+    pid_t      w[2], master;
+    zpt_srv_t  s;
+    zpt_segs_t n;
 
     pfd = zpt_lo_packets_open();
     if (pfd == -1) {
@@ -464,17 +481,10 @@ START_TEST(test_close_fin_with_response)
     master = start_h1(&s, w);
 
     for (try = 0; try < 3; try++) {
-        c = zpt_conn_open(s.port);
-        ck_assert_int_eq(getsockname(c->fd, (struct sockaddr *) &sin, &sl), 0);
-        zpt_conn_send(c, "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        zpt_must_read(c, &r, 0, "GET with Connection: close");
-        ck_assert_int_eq(r.status, 200);
-        rc = zpt_conn_wait_close(c, zpt_wait_ms());
-        ck_assert_msg(rc == 1, "after Connection: close: %s, expected EOF", zpt_close_text(rc));
-        zpt_conn_close(c);
+        get_a_close(s.port, &cport);
 
         memset(&n, 0, sizeof(n));
-        zpt_lo_packets_count(pfd, s.port, ntohs(sin.sin_port), &n);
+        zpt_lo_packets_count(pfd, s.port, cport, &n);
         ck_assert_msg(n.data == 1 && n.fin == 1 && n.data_fin == 1,
                       "server segments: %d with data, %d with FIN, %d with both; expected "
                       "the response and the FIN in one", n.data, n.fin, n.data_fin);

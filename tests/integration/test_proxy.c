@@ -323,6 +323,17 @@ proxy_start2(int workers, const char *upstreams, const char *routes)
 }
 
 
+/* One worker in front of backend a as "upstream users" (keepalive 4). */
+static void
+proxy_to_users(backend_t *a, const char *routes)
+{
+    char up[128];
+
+    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a->port);
+    proxy_start2(1, up, routes);
+}
+
+
 static int
 backend_connections(backend_t *b)
 {
@@ -346,16 +357,15 @@ backend_connections(backend_t *b)
 
 START_TEST(test_proxy_basic_get_and_request_headers)
 {
-    char      up[512], buf[256];
+    char      buf[256];
     backend_t a;
     resp_t   *r = malloc(sizeof(resp_t));
 
     zpt_backend_start(&a, "A", 0);
-    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
-    proxy_start2(1, up,
-                 "route /echo/orders/:oid/items/* { proxy_pass http://users;"
-                 " proxy_set_header X-Order $param_oid; proxy_set_header User-Agent \"\"; }\n"
-                 "        route / { proxy_pass http://users; }");
+    proxy_to_users(&a,
+                   "route /echo/orders/:oid/items/* { proxy_pass http://users;"
+                   " proxy_set_header X-Order $param_oid; proxy_set_header User-Agent \"\"; }\n"
+                   "        route / { proxy_pass http://users; }");
 
     request(srv.port,
             "GET /echo/x?a=1 HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 1.2.3.4\r\n"
@@ -836,7 +846,7 @@ END_TEST
 
 START_TEST(test_proxy_upload_10mb)
 {
-    char          up[512], head[512], expect[128], cl[32];
+    char          head[512], expect[128], cl[32];
     size_t        len = 10 * 1024 * 1024, off, n;
     unsigned char *body = malloc(len);
     uint64_t      h;
@@ -852,8 +862,7 @@ START_TEST(test_proxy_upload_10mb)
     snprintf(expect, sizeof(expect), "length=%zu fnv1a64=%016" PRIx64, len, h);
 
     zpt_backend_start(&a, "A", 0);
-    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
-    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+    proxy_to_users(&a, "route / { proxy_pass http://users; }");
 
     /* Content-Length */
     snprintf(head, sizeof(head),
@@ -921,7 +930,6 @@ pattern_hash(size_t len)
 
 START_TEST(test_proxy_download_100mb_bounded_memory)
 {
-    char      up[512];
     size_t    len = 104857600, i;
     uint64_t  h;
     pid_t     workers[4];
@@ -932,8 +940,7 @@ START_TEST(test_proxy_download_100mb_bounded_memory)
     h = pattern_hash(len);
 
     zpt_backend_start(&a, "A", 0);
-    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
-    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+    proxy_to_users(&a, "route / { proxy_pass http://users; }");
 
     nw = zpt_wait_workers(srv.pid, 1, NULL, 0, workers, zpt_wait_ms());
     ck_assert_int_ge(nw, 1);
@@ -993,7 +1000,7 @@ pipe_count(pid_t pid)
  */
 START_TEST(test_proxy_splice_body)
 {
-    char      up[512], req[128];
+    char      req[128];
     size_t    len = 104857600, i;
     uint64_t  h;
     int       fd, base, n = 0;
@@ -1006,8 +1013,7 @@ START_TEST(test_proxy_splice_body)
     h = pattern_hash(len);
 
     zpt_backend_start(&a, "A", 0);
-    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
-    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+    proxy_to_users(&a, "route / { proxy_pass http://users; }");
     ck_assert(zpt_wait_workers(srv.pid, 1, NULL, 0, w, zpt_wait_ms()));
     base = pipe_count(w[0]);
     ck_assert_int_ge(base, 0);
@@ -1054,14 +1060,13 @@ END_TEST
 
 START_TEST(test_proxy_chunked_relay)
 {
-    char      up[512], buf[256];
+    char      buf[256];
     long      n;
     backend_t a;
     resp_t   *r = malloc(sizeof(resp_t));
 
     zpt_backend_start(&a, "A", 0);
-    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
-    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+    proxy_to_users(&a, "route / { proxy_pass http://users; }");
 
     /* HTTP/1.1: chunked again */
     get(srv.port, "/chunked/100000", r);
@@ -1251,7 +1256,7 @@ END_TEST
  * stays bounded (a memory bound, not a timing one). */
 START_TEST(test_proxy_gib_both_ways)
 {
-    char           up[512], head[512], expect[128];
+    char           head[512], expect[128];
     size_t         len = (size_t) 1 << 30, off, n, i;
     uint64_t       h = FNV_INIT;
     pid_t          workers[4];
@@ -1267,8 +1272,7 @@ START_TEST(test_proxy_gib_both_ways)
     }
 
     zpt_backend_start(&a, "A", 0);
-    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
-    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+    proxy_to_users(&a, "route / { proxy_pass http://users; }");
 
     nw = zpt_wait_workers(srv.pid, 1, NULL, 0, workers, zpt_wait_ms());
     ck_assert_int_eq(nw, 1);
@@ -1389,15 +1393,14 @@ END_TEST
  * connection. */
 START_TEST(test_proxy_pipelined)
 {
-    char      up[512], req[8192], want[64], *p;
+    char      req[8192], want[64], *p;
     int       fd, i, off = 0;
     backend_t a;
     resp_t   *r = malloc(sizeof(resp_t));
 
     ck_assert(r != NULL);
     zpt_backend_start(&a, "A", 0);
-    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
-    proxy_start2(1, up, "route / { proxy_pass http://users; }");
+    proxy_to_users(&a, "route / { proxy_pass http://users; }");
 
     for (i = 0; i < 10; i++) {
         off += snprintf(req + off, sizeof(req) - (size_t) off,
@@ -1431,7 +1434,6 @@ END_TEST
 /* client_body_timeout: a body that stops coming gets 408 and a close. */
 START_TEST(test_proxy_client_body_timeout)
 {
-    char      up[512];
     const char *req = "POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n"
                       "0123456789";
     backend_t a;
@@ -1439,8 +1441,7 @@ START_TEST(test_proxy_client_body_timeout)
 
     ck_assert(r != NULL);
     zpt_backend_start(&a, "A", 0);
-    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
-    proxy_start2(1, up, "route / { client_body_timeout 1s; proxy_pass http://users; }");
+    proxy_to_users(&a, "route / { client_body_timeout 1s; proxy_pass http://users; }");
 
     request(srv.port, req, r);
     ck_assert_int_eq(r->status, 408);
@@ -1458,15 +1459,14 @@ END_TEST
  * connection and descriptors with it. */
 START_TEST(test_proxy_send_timeout)
 {
-    char      up[512], req[256];
+    char      req[256];
     int       fd, rcvbuf = 4096, base, now = -1;
     long long end;
     pid_t     w[4];
     backend_t a;
 
     zpt_backend_start(&a, "A", 0);
-    snprintf(up, sizeof(up), "upstream users { server 127.0.0.1:%d; keepalive 4; }", a.port);
-    proxy_start2(1, up, "route / { send_timeout 1s; proxy_pass http://users; }");
+    proxy_to_users(&a, "route / { send_timeout 1s; proxy_pass http://users; }");
     ck_assert(zpt_wait_workers(srv.pid, 1, NULL, 0, w, zpt_wait_ms()));
 
     base = zpt_fd_count(w[0]);

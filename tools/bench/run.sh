@@ -513,21 +513,27 @@ START_TS=$(date +%s)
 STAMP=$(date +%Y-%m-%d-%H%M)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-"$T/backend" --port 0 >"$T/backend.out" 2>&1 &
-BACKEND_PID=$!
-BG_PIDS+=($!)
-for _ in $(seq 50); do grep -q '^ready' "$T/backend.out" && break; sleep 0.1; done
-BACKEND_PORT=$(awk '/^ready/{print $2}' "$T/backend.out")
-[ -n "$BACKEND_PORT" ] || die "backend did not start"
-log "backend on 127.0.0.1:$BACKEND_PORT"
-if want close; then
-    "$T/nullproxy" --port 0 --backend "$BACKEND_PORT" >"$T/nullproxy.out" 2>&1 &
-    NULL_PID=$!
+# start_helper NAME ARGS...: runs $T/NAME, which prints "ready <port>";
+# sets HELPER_PID and HELPER_PORT
+start_helper() {
+    local name=$1
+    shift
+    "$T/$name" "$@" >"$T/$name.out" 2>&1 &
+    HELPER_PID=$!
     BG_PIDS+=($!)
-    for _ in $(seq 50); do grep -q '^ready' "$T/nullproxy.out" && break; sleep 0.1; done
-    NULL_PORT=$(awk '/^ready/{print $2}' "$T/nullproxy.out")
-    [ -n "$NULL_PORT" ] || die "nullproxy did not start"
-    log "null proxy on 127.0.0.1:$NULL_PORT"
+    for _ in $(seq 50); do grep -q '^ready' "$T/$name.out" && break; sleep 0.1; done
+    HELPER_PORT=$(awk '/^ready/{print $2}' "$T/$name.out")
+    [ -n "$HELPER_PORT" ] || die "$name did not start"
+    log "$name on 127.0.0.1:$HELPER_PORT"
+}
+
+start_helper backend --port 0
+BACKEND_PID=$HELPER_PID
+BACKEND_PORT=$HELPER_PORT
+if want close; then
+    start_helper nullproxy --port 0 --backend "$BACKEND_PORT"
+    NULL_PID=$HELPER_PID
+    NULL_PORT=$HELPER_PORT
 fi
 
 for p in "${PROXIES[@]}"; do
